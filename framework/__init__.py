@@ -1,0 +1,51 @@
+"""A PyTorch-compatible deep-learning framework on numpy and Numba: ``import framework as torch``."""
+from . import _dtype
+from ._dtype import *  # noqa: F401,F403
+from ._device import device  # noqa: F401
+from ._tensor import Size, Tensor  # noqa: F401
+from ._creation import *  # noqa: F401,F403
+from .ops import *  # noqa: F401,F403
+from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,  # noqa: F401
+                                 no_grad, set_grad_enabled)
+from . import autograd  # noqa: F401
+from ._formatting import set_printoptions  # noqa: F401
+
+__version__ = "0.1.0"
+
+
+class _Layout:
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"torch.{self.name}"
+
+
+class memory_format(_Layout):
+    """A memory layout tag (``torch.contiguous_format``, ``torch.channels_last``)."""
+
+
+strided = _Layout("strided")
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+preserve_format = memory_format("preserve_format")
+
+
+def is_tensor(obj):
+    """Whether ``obj`` is a Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    return input.numel()
+
+
+def is_floating_point(input):
+    return input.dtype.is_floating_point
+
+
+def is_nonzero(input):
+    if input.numel() != 1:
+        raise RuntimeError(f"Boolean value of Tensor with {'no values' if input.numel() == 0 else 'more than one value'}"
+                           " is ambiguous")
+    return bool(input.item())

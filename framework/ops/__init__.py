@@ -1,0 +1,14 @@
+"""The op modules. Every module here is imported and its ``__all__`` joins the ``framework`` namespace,
+so adding an op family is adding a file."""
+import importlib
+import pkgutil
+
+__all__ = []
+
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name.startswith("_") or _info.name == "registry":
+        continue
+    _module = importlib.import_module(f"{__name__}.{_info.name}")
+    for _name in getattr(_module, "__all__", ()):
+        globals()[_name] = getattr(_module, _name)
+        __all__.append(_name)

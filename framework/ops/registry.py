@@ -1,0 +1,216 @@
+"""The op registry and the one dispatch path every op takes.
+
+An ``Op`` names a kernel (looked up per backend in ``framework._backends``) and carries the derivative,
+written with framework ops. ``dispatch`` runs the kernel on raw arrays, wraps the results and records
+a tape node when gradients are needed. Front-door functions (``add``, ``sum``, ...) check arguments
+and work out dtypes before calling it.
+"""
+import numpy as np
+
+from .. import _dtype
+from .._backends import kernel_for
+from .._tensor import Tensor, VersionCounter
+from ..autograd.engine import leaf_edge
+from ..autograd.grad_mode import state
+from ..autograd.node import Node, SavedTensor
+
+__all__ = []
+
+_bfloat16 = _dtype.bfloat16
+_float32_np = np.dtype(np.float32)
+
+
+class Op:
+    """One op: kernel name, derivative ``fn(node, *grads) -> grads per input``, and what backward saves."""
+
+    __slots__ = ("name", "kernel", "derivative", "save_inputs", "save_outputs", "is_view", "differentiable_inputs")
+
+    def __init__(self, name, derivative=None, save_inputs=True, save_outputs=False, is_view=False, kernel=None,
+                 differentiable_inputs=None):
+        self.name = name
+        self.kernel = kernel or name
+        self.derivative = derivative
+        self.save_inputs = save_inputs
+        self.save_outputs = save_outputs
+        self.is_view = is_view
+        self.differentiable_inputs = differentiable_inputs  # None = all; else the indices that can carry grad
+
+    def __repr__(self):
+        return f"Op({self.name})"
+
+
+REGISTRY = {}
+
+
+def defop(name, **kwargs):
+    """Decorator: register the decorated function as the derivative of a new op ``name``."""
+    def register(derivative):
+        REGISTRY[name] = Op(name, derivative, **kwargs)
+        return REGISTRY[name]
+    return register
+
+
+def register_op(name, derivative=None, **kwargs):
+    """Register an op with no derivative (or a given one) and return it."""
+    REGISTRY[name] = Op(name, derivative, **kwargs)
+    return REGISTRY[name]
+
+
+def tensor_method(*names):
+    """Decorator: attach the function to ``Tensor`` under each of ``names``."""
+    def attach(fn):
+        for n in names:
+            setattr(Tensor, n, fn)
+        return fn
+    return attach
+
+
+def _raw(t):
+    """The array a kernel sees: the storage, except bfloat16 which kernels compute in float32."""
+    return t._values()
+
+
+def to_bfloat16_bits(array):
+    """Round float32 values to bfloat16 (nearest, ties to even) and return the raw 16-bit patterns."""
+    from kernels.cpu.bfloat16 import float32_to_bfloat16_bits
+    return float32_to_bfloat16_bits(array)
+
+
+def _check_devices(op, inputs):
+    dev = inputs[0]._device
+    for t in inputs:
+        if t._device is not dev and t._device != dev:
+            raise RuntimeError(
+                "Expected all tensors to be on the same device, but found at least two devices, "
+                f"{dev} and {t._device}! (when checking argument for {op.name})")
+    return dev
+
+
+def dispatch(op, inputs, attrs=None, out_dtype=None):
+    """Run ``op`` on tensors ``inputs`` with keyword attributes ``attrs``; return a Tensor or a tuple.
+
+    ``out_dtype`` forces the dtype of floating outputs (used for bfloat16, which kernels compute in
+    float32); by default each output's dtype is that of the array the kernel returned.
+    """
+    dev = _check_devices(op, inputs) if len(inputs) > 1 else inputs[0]._device
+    kernel = kernel_for(dev, op.kernel)
+    bf16 = False
+    arrays = []
+    for t in inputs:
+        if t.dtype is _bfloat16:
+            bf16 = True
+            arrays.append(_raw(t))
+        else:
+            arrays.append(t._data)
+    result = kernel(*arrays, **attrs) if attrs else kernel(*arrays)
+    single = not isinstance(result, tuple)
+    results = (result,) if single else result
+    if bf16 and out_dtype is None:
+        out_dtype = _bfloat16
+    outs = []
+    for r in results:
+        if not isinstance(r, np.ndarray):
+            r = np.asarray(r)
+        if out_dtype is not None and r.dtype.kind == "f" and out_dtype.is_floating_point:
+            if out_dtype is _bfloat16:
+                outs.append(Tensor._wrap(to_bfloat16_bits(r), _bfloat16, dev))
+                continue
+            if r.dtype != out_dtype.np:
+                r = r.astype(out_dtype.np)
+            outs.append(Tensor._wrap(r, out_dtype, dev))
+        else:
+            outs.append(Tensor._wrap(r, None, dev))
+    if op.is_view:
+        base = inputs[0]
+        for out in outs:
+            if np.may_share_memory(out._data, base._data):
+                out._vc = base._vc
+                if base._base is None:
+                    out._base, out._view_fn = base, ((op, attrs),)
+                else:
+                    out._base, out._view_fn = base._base, base._view_fn + ((op, attrs),)
+    if state.enabled and op.derivative is not None:
+        diff = op.differentiable_inputs
+        if any(t._requires_grad for i, t in enumerate(inputs) if diff is None or i in diff):
+            record(op, inputs, attrs, outs)
+    return outs[0] if single else tuple(outs)
+
+
+def record(op, inputs, attrs, outs):
+    """Append a tape node for ``op`` linking ``outs`` to ``inputs``."""
+    diff = op.differentiable_inputs
+    edges = tuple(leaf_edge(t) if t._requires_grad and (diff is None or i in diff) else None
+                  for i, t in enumerate(inputs))
+    meta = tuple((t.shape, t.dtype) for t in inputs)
+    saved = ()
+    if op.save_inputs:
+        saved = tuple(SavedTensor(t) for t in inputs)
+    if op.save_outputs:
+        saved = saved + tuple(SavedTensor(o) for o in outs)
+    node_attrs = attrs if attrs is not None else {}
+    if len(outs) > 1:
+        node_attrs = dict(node_attrs, _out_meta=tuple((o.shape, o.dtype) for o in outs))
+    node = Node(op.name, op.derivative, node_attrs, edges, meta, len(outs), saved)
+    if state.anomaly:
+        import traceback
+        node.anomaly_trace = "".join(traceback.format_stack()[:-3])
+    for i, out in enumerate(outs):
+        if out.dtype.is_floating_point:
+            out._requires_grad = True
+            out.grad_fn = node
+            out._out_index = i
+    return node
+
+
+def commit_inplace(target, result, op_name="in-place op"):
+    """Make ``target`` hold ``result`` in place: copy the values, bump the version, move it on the tape."""
+    if state.enabled and target._requires_grad and target.grad_fn is None and target._base is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if target._base is not None and target._base._requires_grad and target._base.grad_fn is None and state.enabled:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if result.dtype is not target.dtype and not _dtype.can_cast(result.dtype, target.dtype):
+        raise RuntimeError(
+            f"result type {_type_word(result.dtype)} can't be cast to the desired output type "
+            f"{_type_word(target.dtype)}")
+    if result.shape != target.shape:
+        if np.broadcast_shapes(result.shape, target.shape) != target.shape:
+            raise RuntimeError(
+                f"output with shape {list(target.shape)} doesn't match the broadcast shape "
+                f"{list(np.broadcast_shapes(result.shape, target.shape))}")
+    write_array(target, result)
+    target._vc.value += 1
+    if result._requires_grad and state.enabled:
+        if result.shape != target.shape or result.dtype is not target.dtype:
+            result = result.expand(target.shape).to(target.dtype)
+        _rebase_history(target, result)
+    return target
+
+
+def write_array(target, source):
+    """Copy ``source``'s values into ``target``'s memory, converting the dtype as PyTorch's copy_ does."""
+    src = source._data
+    if source.dtype is _bfloat16 and target.dtype is not _bfloat16:
+        src = _raw(source)
+    elif target.dtype is _bfloat16 and source.dtype is not _bfloat16:
+        src = to_bfloat16_bits(np.asarray(src, dtype=np.float32))
+    if target.dtype is _dtype.bool and source.dtype is not _dtype.bool:
+        src = src != 0
+    np.copyto(target._data, src, casting="unsafe")
+
+
+def _rebase_history(target, result):
+    """Move ``target`` on the tape to ``result``'s node; for a view, rewrite its base through CopySlices."""
+    base = target._base
+    if base is None:
+        target.grad_fn = result.grad_fn
+        target._out_index = result._out_index
+        target._requires_grad = True
+        return
+    from .view_ops import copy_slices
+    copy_slices(base, target, result)
+
+
+def _type_word(d):
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}[d.name]

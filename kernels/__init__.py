@@ -1,0 +1,1 @@
+"""Raw-array kernels, one package per backend. Never imports ``framework``."""

@@ -1,0 +1,22 @@
+"""Lazy Numba compilation: kernels compile on first call (``cache=True``), never at import time."""
+
+
+class _LazyJit:
+    __slots__ = ("fn", "options", "compiled")
+
+    def __init__(self, fn, options):
+        self.fn, self.options, self.compiled = fn, options, None
+
+    def __call__(self, *args):
+        compiled = self.compiled
+        if compiled is None:
+            import numba
+            compiled = self.compiled = numba.njit(cache=True, **self.options)(self.fn)
+        return compiled(*args)
+
+
+def jit(fn=None, **options):
+    """Like ``numba.njit(cache=True, **options)`` but compiled only when first called."""
+    if fn is None:
+        return lambda f: _LazyJit(f, options)
+    return _LazyJit(fn, options)

@@ -1,0 +1,735 @@
+"""PyTorch's CPU random stream, reproduced on raw numpy arrays.
+
+The engine is the 32-bit Mersenne Twister PyTorch's ``CPUGeneratorImpl`` uses (its own MT19937
+variant: seeded with the standard 1812433253 recurrence from the low 32 bits of the seed, a
+``left``/``next`` counter pair, no 64-bit tempering), and every transform below consumes engine
+words in exactly the order ATen's CPU kernels do:
+
+* ``random()`` is one 32-bit word, ``random64()`` is two words, the first one in the high half.
+* uniform floats use ``digits(T)`` low bits of a draw: float/half/bfloat16 compute in float32 from
+  one 32-bit word (24 bits), double from a 64-bit draw (53 bits).
+* ``normal_`` on a contiguous tensor of >= 16 elements first fills uniforms, then Box-Muller's 16 at a
+  time (8 pairs: ``data[j]`` and ``data[j + 8]``), then re-draws and re-transforms the last 16 when the
+  size is not a multiple of 16. float32/half/bfloat16 go through the AVX2 ``log256_ps``/``sincos256_ps``
+  polynomials (reproduced lane by lane below, including where GCC fuses ``a * b + c`` into an FMA);
+  float64 uses libm ``log``/``cos``/``sin`` and ``fma``.  Smaller or non-contiguous tensors use the
+  scalar double Box-Muller with one cached sample kept in the generator.
+
+Nothing is compiled at import: numba is imported and the kernels are jitted (``cache=True``) the
+first time one is needed. This module never imports ``framework``.
+"""
+import math
+
+import numpy as np
+
+__all__ = [
+    "MT19937", "STATE_NBYTES", "DEFAULT_SEED",
+    "uniform", "uniform_int_from_to", "uniform_int_full_range", "uniform_int", "normal",
+    "bernoulli_tensor", "bernoulli_scalar", "exponential", "randperm", "multinomial",
+    "float32_to_bfloat16_bits", "bfloat16_bits_to_float32",
+]
+
+N = 624
+M = 397
+DEFAULT_SEED = 67280421310721
+STATE_NBYTES = 5056     # sizeof(CPUGeneratorImplState) on x86-64
+_M32 = 0xFFFFFFFF
+
+
+# --------------------------------------------------------------------------------------------------
+# numba, lazily
+# --------------------------------------------------------------------------------------------------
+
+_JIT_NAMES = ("_mt_fill", "_bm16_f32", "_bm16_f64", "_normal_scalar", "_randperm", "_exponential",
+              "_uniform_affine")
+_jitted = {}
+
+
+def _kernel(name):
+    """The jitted version of the module-level function ``name`` (numba is imported on first use)."""
+    fn = _jitted.get(name)
+    if fn is None:
+        _setup_numba()
+        fn = _jitted[name]
+    return fn
+
+
+def _setup_numba():
+    if _jitted:
+        return
+    import numba
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def fma(typingctx, a, b, c):
+        # a * b + c with a single rounding (llvm.fma): what vfmadd and std::fma compute.
+        if not (a == b == c and isinstance(a, numba.types.Float)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.fma(*args)
+        return a(a, b, c), codegen
+
+    g = globals()
+    g["_fma"] = fma
+    for name in _JIT_NAMES:
+        _jitted[name] = numba.njit(cache=True, nogil=True)(g[name])
+
+
+def _fma(a, b, c):  # replaced by an LLVM intrinsic before anything is compiled
+    raise RuntimeError("numba kernels are not set up")
+
+
+# --------------------------------------------------------------------------------------------------
+# the engine
+# --------------------------------------------------------------------------------------------------
+
+def _mt_fill(mt, pos, out):
+    """Draw ``len(out)`` tempered 32-bit words. ``pos`` = [left, next] as in at::mt19937."""
+    left = pos[0]
+    nxt = pos[1]
+    for i in range(out.shape[0]):
+        left -= 1
+        if left == 0:
+            for k in range(N):
+                u = np.int64(mt[k])
+                v = np.int64(mt[k + 1]) if k + 1 < N else np.int64(mt[0])
+                y = (u & 0x80000000) | (v & 0x7FFFFFFF)
+                w = np.int64(mt[k + M]) if k + M < N else np.int64(mt[k + M - N])
+                w ^= y >> 1
+                if v & 1:
+                    w ^= 0x9908B0DF
+                mt[k] = np.uint32(w)
+            left = N
+            nxt = 0
+        y = np.int64(mt[nxt])
+        nxt += 1
+        y ^= y >> 11
+        y ^= (y << 7) & 0x9D2C5680
+        y ^= (y << 15) & 0xEFC60000
+        y ^= y >> 18
+        out[i] = np.uint32(y)
+    pos[0] = left
+    pos[1] = nxt
+
+
+class MT19937:
+    """at::mt19937 plus the two cached normal samples of ``CPUGeneratorImpl``.
+
+    ``mt``: 624 uint32 words; ``pos``: int64 [left, next]; ``seed``: the 64-bit seed it was built from;
+    ``normal_cache``: float64 [valid, value] (``next_double_normal_sample``), ``float_cache`` likewise for
+    ``next_float_normal_sample`` (never used by CPU kernels, but part of the saved state).
+    """
+
+    __slots__ = ("mt", "pos", "seed", "seeded", "normal_cache", "float_cache")
+
+    def __init__(self, seed=DEFAULT_SEED):
+        self.mt = np.zeros(N, dtype=np.uint32)
+        self.pos = np.zeros(2, dtype=np.int64)
+        self.normal_cache = np.zeros(2, dtype=np.float64)
+        self.float_cache = np.zeros(2, dtype=np.float32)
+        self.manual_seed(seed)
+
+    # -- seeding / state -------------------------------------------------------------------------
+    def manual_seed(self, seed):
+        seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+        self.seed = seed
+        self.seeded = True
+        x = seed & _M32
+        mt = [0] * N
+        mt[0] = x
+        for j in range(1, N):
+            x = (1812433253 * (x ^ (x >> 30)) + j) & _M32
+            mt[j] = x
+        self.mt[:] = mt
+        self.pos[0] = 1
+        self.pos[1] = 0
+        self.normal_cache[:] = 0.0
+        self.float_cache[:] = 0.0
+
+    def clone(self):
+        other = MT19937.__new__(MT19937)
+        other.mt = self.mt.copy()
+        other.pos = self.pos.copy()
+        other.seed = self.seed
+        other.seeded = self.seeded
+        other.normal_cache = self.normal_cache.copy()
+        other.float_cache = self.float_cache.copy()
+        return other
+
+    def copy_from(self, other):
+        self.mt[:] = other.mt
+        self.pos[:] = other.pos
+        self.seed = other.seed
+        self.seeded = other.seeded
+        self.normal_cache[:] = other.normal_cache
+        self.float_cache[:] = other.float_cache
+
+    def get_state(self):
+        """The 5056-byte layout of ``torch.get_rng_state()`` (CPUGeneratorImplState, x86-64)."""
+        buf = bytearray(STATE_NBYTES)
+        head = np.zeros(1, dtype=[("seed", "<u8"), ("left", "<i4"), ("seeded", "<i4"), ("next", "<u8")])
+        head["seed"] = self.seed
+        head["left"] = self.pos[0]
+        head["seeded"] = 1 if self.seeded else 0
+        head["next"] = self.pos[1]
+        buf[0:24] = head.tobytes()
+        buf[24:24 + 8 * N] = self.mt.astype("<u8").tobytes()
+        off = 24 + 8 * N                                  # 5016: normal_x, normal_y, normal_rho
+        valid = bool(self.normal_cache[0])
+        buf[off:off + 24] = np.array([0.0, self.normal_cache[1] if valid else 0.0, 0.0], dtype="<f8").tobytes()
+        buf[off + 24:off + 28] = np.array([1 if valid else 0], dtype="<i4").tobytes()
+        fvalid = bool(self.float_cache[0])
+        buf[5048:5052] = np.array([self.float_cache[1] if fvalid else 0.0], dtype="<f4").tobytes()
+        buf[5052] = 1 if fvalid else 0
+        return np.frombuffer(bytes(buf), dtype=np.uint8).copy()
+
+    def set_state(self, data):
+        """Load a state produced by :meth:`get_state` (or by torch). Raises ValueError on a bad state."""
+        data = np.ascontiguousarray(data, dtype=np.uint8).reshape(-1)
+        if data.size != STATE_NBYTES:
+            raise ValueError(f"Expected a CPUGeneratorImplState of size {STATE_NBYTES} but found the input "
+                             f"RNG state size to be {data.size}")
+        raw = data.tobytes()
+        seed = int(np.frombuffer(raw, "<u8", 1, 0)[0])
+        left = int(np.frombuffer(raw, "<i4", 1, 8)[0])
+        seeded = int(np.frombuffer(raw, "<i4", 1, 12)[0])
+        nxt = int(np.frombuffer(raw, "<u8", 1, 16)[0]) & _M32
+        words = np.frombuffer(raw, "<u8", N, 24)
+        if not (seeded and 0 < left <= N and nxt <= N):
+            raise ValueError("Invalid mt19937 state")
+        normal_y = float(np.frombuffer(raw, "<f8", 1, 5024)[0])
+        normal_valid = int(np.frombuffer(raw, "<i4", 1, 5040)[0])
+        fval = float(np.frombuffer(raw, "<f4", 1, 5048)[0])
+        fvalid = raw[5052]
+        self.mt[:] = (words & _M32).astype(np.uint32)
+        self.seed = seed
+        self.seeded = True
+        self.pos[0] = left
+        self.pos[1] = nxt
+        self.normal_cache[:] = (1.0, normal_y) if normal_valid else (0.0, 0.0)
+        self.float_cache[:] = (1.0, fval) if fvalid else (0.0, 0.0)
+
+    # -- raw draws -------------------------------------------------------------------------------
+    def random(self, n):
+        """``n`` draws of ``random()`` (uint32)."""
+        out = np.empty(int(n), dtype=np.uint32)
+        if out.size:
+            _kernel("_mt_fill")(self.mt, self.pos, out)
+        return out
+
+    def random64(self, n):
+        """``n`` draws of ``random64()`` (uint64, first word high)."""
+        w = self.random(2 * int(n)).astype(np.uint64)
+        return (w[0::2] << np.uint64(32)) | w[1::2]
+
+    def random_one(self):
+        return int(self.random(1)[0])
+
+
+# --------------------------------------------------------------------------------------------------
+# dtype helpers (raw arrays: bfloat16 is uint16 bit patterns)
+# --------------------------------------------------------------------------------------------------
+
+def float32_to_bfloat16_bits(values):
+    """Round float32 to bfloat16 (nearest even, as c10::BFloat16(float)); returns uint16 bits."""
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    u = values.view(np.uint32)
+    out = ((u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)).astype(np.uint16)
+    nan = np.isnan(values)
+    if nan.any():
+        out[nan] = np.uint16(0x7FC0)
+    return out
+
+
+def bfloat16_bits_to_float32(bits):
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << np.uint32(16)).view(np.float32)
+
+
+def _from_float32(values, kind):
+    """float32 opmath results -> storage of ``kind`` ('float32', 'float16', 'bfloat16')."""
+    if kind == "float32":
+        return values
+    if kind == "float16":
+        return values.astype(np.float16)
+    return float32_to_bfloat16_bits(values)
+
+
+def _from_float64(values, kind):
+    """double results -> storage of any dtype name, as static_cast<scalar_t>(double) does."""
+    if kind == "float64":
+        return values
+    if kind == "float32":
+        return values.astype(np.float32)
+    if kind == "float16":
+        # c10::Half(double) goes through float
+        return values.astype(np.float32).astype(np.float16)
+    if kind == "bfloat16":
+        return float32_to_bfloat16_bits(values.astype(np.float32))
+    if kind == "bool":
+        return values != 0
+    return _double_to_int(values, np.dtype(kind))
+
+
+def _double_to_int(values, dt):
+    # C++ float -> integer conversion truncates toward zero (out-of-range is UB; wrap like x86 would for
+    # the values the kernels produce, which are always in range).
+    return np.trunc(values).astype(np.int64).astype(dt)
+
+
+_F32_DIV = np.float32(1.0 / (1 << 24))
+_F64_DIV = 1.0 / (1 << 53)
+
+
+def _uniform_f32_units(words):
+    """uniform_real<float>(random(), 0, 1): low 24 bits / 2^24, in float32 (exact)."""
+    return (words & np.uint32(0xFFFFFF)).astype(np.float32) * _F32_DIV
+
+
+def _uniform_f64_units(r64):
+    """uniform_real<double>(random64(), 0, 1): low 53 bits / 2^53 (exact)."""
+    return (r64 & np.uint64((1 << 53) - 1)).astype(np.float64) * _F64_DIV
+
+
+def _uniform_affine(x, scale, shift, out):
+    # x * (to - from) + from, contracted to one FMA by GCC in ATen's AVX2 kernels.
+    for i in range(x.shape[0]):
+        out[i] = _fma(x[i], scale, shift)
+
+
+# --------------------------------------------------------------------------------------------------
+# uniform_ / rand
+# --------------------------------------------------------------------------------------------------
+
+def uniform(eng, n, kind, low=0.0, high=1.0):
+    """``n`` values of ``uniform_(low, high)`` for a floating dtype name; returns the storage array."""
+    n = int(n)
+    if kind == "float64":
+        x = _uniform_f64_units(eng.random64(n))
+        lo, hi = float(low), float(high)
+        if lo == 0.0 and hi == 1.0:
+            v = x
+        else:
+            v = np.empty_like(x)
+            if n:
+                _kernel("_uniform_affine")(x, hi - lo, lo, v)
+        # value == to -> from
+        if n and hi != lo:
+            v[v == hi] = lo
+        return v
+    x = _uniform_f32_units(eng.random(n))
+    lo32, hi32 = np.float32(low), np.float32(high)
+    if lo32 == 0 and hi32 == 1:
+        v = x
+    else:
+        v = np.empty_like(x)
+        if n:
+            _kernel("_uniform_affine")(x, np.float32(hi32 - lo32), lo32, v)
+    out = _from_float32(v, kind)
+    to_s = _from_float64(np.array([float(high)]), kind)[0]
+    from_s = _from_float64(np.array([float(low)]), kind)[0]
+    if n:
+        if kind == "bfloat16":
+            out[out == to_s] = from_s
+        else:
+            out[out == to_s] = from_s
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# random_ / randint
+# --------------------------------------------------------------------------------------------------
+
+def _int64_to_storage(v, kind):
+    """static_cast<scalar_t>(int64) for every dtype name (``v`` is an int64 array)."""
+    if kind in ("float64", "float32"):
+        return v.astype(np.dtype(kind))
+    if kind == "float16":
+        return v.astype(np.float32).astype(np.float16)
+    if kind == "bfloat16":
+        return float32_to_bfloat16_bits(v.astype(np.float32))
+    if kind == "bool":
+        return v != 0
+    return v.astype(np.dtype(kind))
+
+
+def uniform_int_from_to(eng, n, range_, base, kind):
+    """``random_(from, to)``: (draw % range) + base, one 32-bit draw per value unless range >= 2^28."""
+    n = int(n)
+    range_ = int(range_)
+    if range_ >= (1 << 28):
+        draws = eng.random64(n)
+        v = (draws % np.uint64(range_)) + np.uint64(base & 0xFFFFFFFFFFFFFFFF)
+    else:
+        draws = eng.random(n).astype(np.uint64)
+        v = (draws % np.uint64(range_)) + np.uint64(base & 0xFFFFFFFFFFFFFFFF)
+    return _int64_to_storage(v.view(np.int64), kind)
+
+
+def uniform_int_full_range(eng, n, kind):
+    """``random_(int64 min, None)``: the whole 64-bit draw reinterpreted as int64."""
+    return _int64_to_storage(eng.random64(int(n)).view(np.int64), kind)
+
+
+_RANDOM_MOD = {
+    "bool": None, "uint8": 1 << 8, "int8": 1 << 7, "int16": 1 << 15, "int32": 1 << 31, "int64": 1 << 63,
+    "float16": (1 << 11) + 1, "bfloat16": (1 << 8) + 1, "float32": (1 << 24) + 1, "float64": (1 << 53) + 1,
+}
+
+
+def uniform_int(eng, n, kind):
+    """``random_()`` with no bounds: [0, 2^digits] for floats, [0, max] for integers."""
+    n = int(n)
+    if kind in ("float64", "int64"):
+        draws = eng.random64(n)
+    else:
+        draws = eng.random(n).astype(np.uint64)
+    if kind == "bool":
+        return (draws & np.uint64(1)).astype(np.bool_)
+    v = (draws % np.uint64(_RANDOM_MOD[kind])).view(np.int64)
+    return _int64_to_storage(v, kind)
+
+
+# --------------------------------------------------------------------------------------------------
+# normal_
+# --------------------------------------------------------------------------------------------------
+
+# avx_mathfun.h constants (float literals rounded to float32, or raw bit patterns)
+_f = np.float32
+_ONE = _f(1.0)
+_HALF = _f(0.5)
+_MIN_NORM = np.array([0x00800000], dtype=np.int32).view(np.float32)[0]
+_SQRTHF = _f(0.707106781186547524)
+_LP0 = _f(7.0376836292E-2)
+_LP1 = _f(-1.1514610310E-1)
+_LP2 = _f(1.1676998740E-1)
+_LP3 = _f(-1.2420140846E-1)
+_LP4 = _f(1.4249322787E-1)
+_LP5 = _f(-1.6668057665E-1)
+_LP6 = _f(2.0000714765E-1)
+_LP7 = _f(-2.4999993993E-1)
+_LP8 = _f(3.3333331174E-1)
+_LQ1 = _f(-2.12194440e-4)
+_LQ2 = _f(0.693359375)
+_DP1 = _f(-0.78515625)
+_DP2 = _f(-2.4187564849853515625e-4)
+_DP3 = _f(-3.77489497744594108e-8)
+_SC0 = _f(-1.9515295891E-4)
+_SC1 = _f(8.3321608736E-3)
+_SC2 = _f(-1.6666654611E-1)
+_CC0 = _f(2.443315711809948E-005)
+_CC1 = _f(-1.388731625493765E-003)
+_CC2 = _f(4.166664568298827E-002)
+_FOPI = _f(1.27323954473516)
+_TWO_PI_F = _f(2.0 * math.pi)
+_MINUS_TWO_F = _f(-2.0)
+_TWO_PI = 2.0 * math.pi
+_ZERO_F = _f(0.0)
+
+
+def _bm16_f32(data, mean, std):
+    """In-place Box-Muller on each block of 16 float32 values, as NormalFill16<float> (AVX2) does.
+
+    Lane j pairs u1 = 1 - data[j] (radius) with u2 = data[j + 8] (angle). log and sincos are the
+    cephes-style polynomials of avx_mathfun.h evaluated in float32; the ``_fma`` calls sit where GCC
+    contracts ``mul`` + ``add`` of those intrinsics (-mfma, -ffp-contract=fast).
+    """
+    fbuf = np.empty(1, dtype=np.float32)
+    ibuf = fbuf.view(np.int32)
+    nblocks = data.shape[0] // 16
+    for b in range(nblocks):
+        base = b * 16
+        for j in range(8):
+            # ---- log256_ps(1 - u) ----
+            x = _ONE - data[base + j]
+            invalid = x <= _ZERO_F
+            if x < _MIN_NORM:
+                x = _MIN_NORM
+            fbuf[0] = x
+            bits = ibuf[0]
+            imm0 = (bits >> 23) & 0x1FF
+            ibuf[0] = (bits & ~0x7F800000) | 0x3F000000
+            x = fbuf[0]
+            e = np.float32(imm0 - 127)
+            e = e + _ONE
+            if x < _SQRTHF:
+                tmp = x
+                x = x - _ONE
+                e = e - _ONE
+                x = x + tmp
+            else:
+                x = x - _ONE
+                e = e - _ZERO_F
+                x = x + _ZERO_F
+            z = x * x
+            y = _fma(_LP0, x, _LP1)
+            y = _fma(y, x, _LP2)
+            y = _fma(y, x, _LP3)
+            y = _fma(y, x, _LP4)
+            y = _fma(y, x, _LP5)
+            y = _fma(y, x, _LP6)
+            y = _fma(y, x, _LP7)
+            y = _fma(y, x, _LP8)
+            y = y * x
+            y = _fma(y, z, e * _LQ1)
+            y = _fma(-z, _HALF, y)
+            x = x + y
+            x = _fma(e, _LQ2, x)
+            if invalid:
+                x = np.float32(np.nan)
+            radius = math.sqrt(_MINUS_TWO_F * x)
+            # ---- sincos256_ps(2*pi*u2) ----
+            theta = _TWO_PI_F * data[base + j + 8]
+            fbuf[0] = theta
+            sign_sin = ibuf[0] & np.int32(-2147483648)
+            ibuf[0] = ibuf[0] & 0x7FFFFFFF
+            xa = fbuf[0]
+            yq = xa * _FOPI
+            imm2 = np.int32(yq) if yq < 2147483648.0 else np.int32(-2147483648)
+            imm2 = (imm2 + 1) & ~1
+            yq = np.float32(imm2)
+            swap_sin = (imm2 & 4) << 29
+            poly_sin = (imm2 & 2) == 0
+            xa = _fma(yq, _DP1, xa)
+            xa = _fma(yq, _DP2, xa)
+            xa = _fma(yq, _DP3, xa)
+            sign_cos = (~(imm2 - 2) & 4) << 29
+            sign_sin = sign_sin ^ swap_sin
+            z = xa * xa
+            yc = _fma(_CC0, z, _CC1)
+            yc = _fma(yc, z, _CC2)
+            yc = yc * z
+            yc = _fma(yc, z, -(z * _HALF))
+            yc = yc + _ONE
+            ys = _fma(_SC0, z, _SC1)
+            ys = _fma(ys, z, _SC2)
+            ys = ys * z
+            ys = _fma(ys, xa, xa)
+            if poly_sin:
+                ysin2 = ys
+                ysin1 = _ZERO_F
+            else:
+                ysin2 = _ZERO_F
+                ysin1 = yc
+            ys = ys - ysin2
+            yc = yc - ysin1
+            fbuf[0] = ysin1 + ysin2
+            ibuf[0] = ibuf[0] ^ sign_sin
+            sin_t = fbuf[0]
+            fbuf[0] = yc + ys
+            ibuf[0] = ibuf[0] ^ sign_cos
+            cos_t = fbuf[0]
+            n1 = radius * cos_t
+            n2 = radius * sin_t
+            data[base + j] = _fma(n1, std, mean)
+            data[base + j + 8] = _fma(n2, std, mean)
+
+
+def _bm16_f64(data, mean, std):
+    """In-place Box-Muller on blocks of 16 doubles: NormalFill16<double> (scalar libm)."""
+    nblocks = data.shape[0] // 16
+    for b in range(nblocks):
+        base = b * 16
+        for j in range(8):
+            u1 = 1.0 - data[base + j]
+            u2 = data[base + j + 8]
+            radius = math.sqrt(-2.0 * math.log(u1))
+            theta = _TWO_PI * u2
+            data[base + j] = _fma(radius * math.cos(theta), std, mean)
+            data[base + j + 8] = _fma(radius * math.sin(theta), std, mean)
+
+
+def _normal_scalar(u, out, mean, std, cache):
+    """at::normal_distribution<double> per element, with the generator's cached second sample."""
+    p = 0
+    for k in range(out.shape[0]):
+        if cache[0] != 0.0:
+            val = cache[1]
+            cache[0] = 0.0
+        else:
+            u1 = u[p]
+            u2 = u[p + 1]
+            p += 2
+            r = math.sqrt(-2.0 * math.log1p(-u2))
+            theta = _TWO_PI * u1
+            cache[1] = r * math.sin(theta)
+            cache[0] = 1.0
+            val = r * math.cos(theta)
+        out[k] = _fma(val, std, mean)
+
+
+def normal(eng, n, kind, mean=0.0, std=1.0, contiguous=True):
+    """``n`` values of ``normal_(mean, std)`` for a floating dtype name (storage array, fill order)."""
+    n = int(n)
+    mean = float(mean)
+    std = float(std)
+    if n >= 16 and contiguous:
+        if kind == "float64":
+            data = _uniform_f64_units(eng.random64(n))
+            bm = _kernel("_bm16_f64")
+            bm(data, mean, std)
+            if n % 16:
+                tail = _uniform_f64_units(eng.random64(16))
+                bm(tail, mean, std)
+                data[n - 16:] = tail
+            return data
+        m32, s32 = np.float32(mean), np.float32(std)
+        bm = _kernel("_bm16_f32")
+        if kind == "float32":
+            # uniforms for every element go straight into the output, then the blocks are transformed
+            data = _uniform_f32_units(eng.random(n))
+            bm(data, m32, s32)
+            if n % 16:
+                tail = _uniform_f32_units(eng.random(16))
+                bm(tail, m32, s32)
+                data[n - 16:] = tail
+            return data
+        # half / bfloat16: 16 uniforms at a time in a float32 buffer, so only whole blocks are drawn
+        # before the last 16 are re-drawn
+        nfull = n - n % 16
+        data = _uniform_f32_units(eng.random(nfull))
+        bm(data, m32, s32)
+        if n % 16:
+            tail = _uniform_f32_units(eng.random(16))
+            bm(tail, m32, s32)
+            data = np.concatenate([data[:n - 16], tail])
+        return _from_float32(data, kind)
+    # scalar path: double Box-Muller, one cached sample
+    need = n - (1 if eng.normal_cache[0] != 0.0 else 0)
+    pairs = (max(need, 0) + 1) // 2
+    u = _uniform_f64_units(eng.random64(2 * pairs))
+    out = np.empty(n, dtype=np.float64)
+    if n:
+        _kernel("_normal_scalar")(u, out, mean, std, eng.normal_cache)
+    return _from_float64(out, kind)
+
+
+# --------------------------------------------------------------------------------------------------
+# bernoulli_, exponential_
+# --------------------------------------------------------------------------------------------------
+
+def bernoulli_tensor(eng, p, kind):
+    """``self.bernoulli_(p_tensor)``: ``p`` is the broadcast probability array in fill order.
+
+    float64 p: uniform double (random64) < p; other float p: uniform float (random) < float(p).
+    Returns the storage array of dtype name ``kind``.
+    """
+    p = np.asarray(p)
+    n = p.size
+    flat = p.reshape(-1)
+    if flat.dtype == np.float64:
+        hit = _uniform_f64_units(eng.random64(n)) < flat
+    else:
+        if flat.dtype == np.uint16:        # bfloat16 bits
+            flat = bfloat16_bits_to_float32(flat)
+        hit = _uniform_f32_units(eng.random(n)) < flat.astype(np.float32)
+    return _bool_to_storage(hit, kind)
+
+
+def bernoulli_scalar(eng, n, p, kind):
+    """``self.bernoulli_(p_float)`` (ATen's default kernel: uniform double < p per element)."""
+    hit = _uniform_f64_units(eng.random64(int(n))) < float(p)
+    return _bool_to_storage(hit, kind)
+
+
+def _bool_to_storage(hit, kind):
+    if kind == "bool":
+        return hit
+    if kind == "bfloat16":
+        return np.where(hit, np.uint16(0x3F80), np.uint16(0))
+    return hit.astype(np.dtype(kind))
+
+
+def _exponential(u, out, lam):
+    scale = -1.0 / lam
+    for i in range(u.shape[0]):
+        out[i] = scale * math.log1p(-u[i])
+
+
+def exponential(eng, n, lam, kind):
+    """``exponential_(lambd)``: -1/lambd * log1p(-u) in double, u a uniform double."""
+    n = int(n)
+    u = _uniform_f64_units(eng.random64(n))
+    out = np.empty(n, dtype=np.float64)
+    if n:
+        _kernel("_exponential")(u, out, float(lam))
+    return _from_float64(out, kind)
+
+
+# --------------------------------------------------------------------------------------------------
+# randperm
+# --------------------------------------------------------------------------------------------------
+
+_RANDPERM_SMALL = 0xFFFFFFFF // 20
+
+
+def _randperm(out, draws, small):
+    n = out.shape[0]
+    if small:
+        for i in range(n):
+            out[i] = i
+        for i in range(n - 1):
+            z = np.int64(draws[i] % np.uint64(n - i))
+            t = out[i]
+            out[i] = out[z + i]
+            out[z + i] = t
+    else:
+        for i in range(n):
+            z = np.int64(draws[i] % np.uint64(i + 1))
+            out[i] = out[z]
+            out[z] = i
+
+
+def randperm(eng, n):
+    """torch.randperm(n) as int64: Fisher-Yates with random() % (n - i) for n < 2^32/20, else the
+    inside-out variant with random64() % (i + 1)."""
+    n = int(n)
+    out = np.empty(n, dtype=np.int64)
+    if n == 0:
+        return out
+    small = n < _RANDPERM_SMALL
+    if small:
+        draws = eng.random(n - 1).astype(np.uint64)
+    else:
+        draws = eng.random64(n)
+    _kernel("_randperm")(out, draws, small)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# multinomial
+# --------------------------------------------------------------------------------------------------
+
+def multinomial(eng, probs, num_samples, replacement, kind):
+    """torch.multinomial on a 2-D (rows, categories) float array (bfloat16 as float32 values).
+
+    ``kind`` is the probability dtype name. Returns int64 (rows, num_samples). Without replacement (or
+    for a single sample) it is argmax/topk of p / q with q ~ Exp(1) drawn in ``kind`` precision;
+    with replacement it is inverse-CDF sampling with one uniform double per sample.
+    Argument checking is the caller's job.
+    """
+    probs = np.asarray(probs)
+    rows, ncat = probs.shape
+    num_samples = int(num_samples)
+    if not replacement or num_samples == 1:
+        q = exponential(eng, rows * ncat, 1.0, kind)
+        if kind == "bfloat16":
+            qv = bfloat16_bits_to_float32(q).reshape(rows, ncat)
+            ratio = bfloat16_bits_to_float32(float32_to_bfloat16_bits(probs.astype(np.float32) / qv))
+        else:
+            qv = q.reshape(rows, ncat)
+            ratio = probs / qv
+        if num_samples == 1:
+            return np.argmax(ratio, axis=1).astype(np.int64).reshape(rows, 1)
+        order = np.argsort(-ratio, axis=1, kind="stable")
+        return order[:, :num_samples].astype(np.int64)
+    acc = np.float64 if kind == "float64" else np.float32
+    out = np.empty((rows, num_samples), dtype=np.int64)
+    for i in range(rows):
+        cum = np.cumsum(probs[i].astype(acc), dtype=acc)
+        total = cum[-1]
+        cum = cum / total
+        cum[-1] = 1
+        u = _uniform_f64_units(eng.random64(num_samples))
+        out[i] = np.searchsorted(cum.astype(np.float64), u, side="left")
+    return out

@@ -1,0 +1,1 @@
+"""Cycle-approximate DaVinci-style AI-core simulator (standalone: imports nothing else of ours)."""

@@ -1,0 +1,1 @@
+"""Reference models and the high-level training API, built on the public ``framework`` API."""
