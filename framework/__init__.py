@@ -8,6 +8,7 @@ from .ops import *  # noqa: F401,F403
 from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,  # noqa: F401
                                  no_grad, set_grad_enabled)
 from . import autograd  # noqa: F401
+from . import nn  # noqa: F401
 from ._formatting import set_printoptions  # noqa: F401
 
 __version__ = "0.1.0"

@@ -25,7 +25,8 @@ import numpy as np
 __all__ = [
     "MT19937", "STATE_NBYTES", "DEFAULT_SEED",
     "uniform", "uniform_int_from_to", "uniform_int_full_range", "uniform_int", "normal",
-    "bernoulli_tensor", "bernoulli_scalar", "exponential", "randperm", "multinomial",
+    "bernoulli_tensor", "bernoulli_scalar", "bernoulli_scalar_mkl", "cpu_is_intel", "exponential", "cauchy",
+    "geometric", "log_normal", "randperm", "multinomial",
     "float32_to_bfloat16_bits", "bfloat16_bits_to_float32",
 ]
 
@@ -40,8 +41,8 @@ _M32 = 0xFFFFFFFF
 # numba, lazily
 # --------------------------------------------------------------------------------------------------
 
-_JIT_NAMES = ("_mt_fill", "_bm16_f32", "_bm16_f64", "_normal_scalar", "_randperm", "_exponential",
-              "_uniform_affine")
+_JIT_NAMES = ("_mt_fill", "_bm16_f32", "_bm16_f64", "_normal_scalar", "_randperm", "_transform_double",
+              "_uniform_affine", "_mcg31_bernoulli")
 _jitted = {}
 
 
@@ -640,20 +641,105 @@ def _bool_to_storage(hit, kind):
     return hit.astype(np.dtype(kind))
 
 
-def _exponential(u, out, lam):
-    scale = -1.0 / lam
+_T_EXPONENTIAL, _T_CAUCHY, _T_GEOMETRIC, _T_EXP = 0, 1, 2, 3
+
+
+def _transform_double(u, out, mode, a, b):
+    """Per-element double transforms of ATen's CPU kernels (libm, FMA where GCC contracts)."""
     for i in range(u.shape[0]):
-        out[i] = scale * math.log1p(-u[i])
+        v = u[i]
+        if mode == 0:      # exponential: -1/lambda * log1p(-u)
+            out[i] = (-1.0 / a) * math.log1p(-v)
+        elif mode == 1:    # cauchy (double): median + sigma * tan(pi * (u - 0.5))
+            out[i] = _fma(b, math.tan(math.pi * (v - 0.5)), a)
+        elif mode == 2:    # geometric: ceil(log(u) / log1p(-p))
+            out[i] = math.ceil(math.log(v) / math.log1p(-a))
+        else:              # log-normal: exp of a normal sample
+            out[i] = math.exp(v)
+
+
+def _transform(u, mode, a=0.0, b=0.0):
+    out = np.empty(u.shape[0], dtype=np.float64)
+    if out.size:
+        _kernel("_transform_double")(u, out, mode, float(a), float(b))
+    return out
 
 
 def exponential(eng, n, lam, kind):
     """``exponential_(lambd)``: -1/lambd * log1p(-u) in double, u a uniform double."""
+    u = _uniform_f64_units(eng.random64(int(n)))
+    return _from_float64(_transform(u, _T_EXPONENTIAL, lam), kind)
+
+
+def cauchy(eng, n, median, sigma, kind):
+    """``cauchy_(median, sigma)`` (ATen computes in double for every dtype)."""
+    u = _uniform_f64_units(eng.random64(int(n)))
+    return _from_float64(_transform(u, _T_CAUCHY, median, sigma), kind)
+
+
+def geometric(eng, n, p, kind):
+    """``geometric_(p)``: ceil(log(u) / log1p(-p)) in double."""
+    u = _uniform_f64_units(eng.random64(int(n)))
+    return _from_float64(_transform(u, _T_GEOMETRIC, p), kind)
+
+
+def log_normal(eng, n, mean, std, kind):
+    """``log_normal_(mean, std)``: exp of the scalar (cached) double normal sampler, per element."""
     n = int(n)
-    u = _uniform_f64_units(eng.random64(n))
-    out = np.empty(n, dtype=np.float64)
+    need = n - (1 if eng.normal_cache[0] != 0.0 else 0)
+    pairs = (max(need, 0) + 1) // 2
+    u = _uniform_f64_units(eng.random64(2 * pairs))
+    z = np.empty(n, dtype=np.float64)
     if n:
-        _kernel("_exponential")(u, out, float(lam))
-    return _from_float64(out, kind)
+        _kernel("_normal_scalar")(u, z, float(mean), float(std), eng.normal_cache)
+    return _from_float64(_transform(z, _T_EXP), kind)
+
+
+# --------------------------------------------------------------------------------------------------
+# bernoulli_(float p) on Intel CPUs: ATen hands the work to MKL (VSL_BRNG_MCG31 seeded with one
+# random() draw, viRngBernoulli ICDF). Best-effort model of that path, selected by cpu_is_intel().
+# --------------------------------------------------------------------------------------------------
+
+_MCG31_A = 1132489760
+_MCG31_M = 0x7FFFFFFF
+
+
+def _mcg31_bernoulli(x0, p, out):
+    x = np.int64(x0)
+    for i in range(out.shape[0]):
+        x = (x * 1132489760) % 0x7FFFFFFF
+        out[i] = (x / 2147483647.0) < p
+
+
+_INTEL = []
+
+
+def cpu_is_intel():
+    """Whether ATen would take its MKL path for bernoulli_(float) (cpuinfo vendor == Intel)."""
+    if not _INTEL:
+        vendor = ""
+        try:
+            with open("/proc/cpuinfo") as fh:
+                for line in fh:
+                    if line.startswith("vendor_id"):
+                        vendor = line.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            pass
+        _INTEL.append(vendor == "GenuineIntel")
+    return _INTEL[0]
+
+
+def bernoulli_scalar_mkl(eng, n, p, kind):
+    """MKL-path model: consumes exactly one 32-bit word, like ATen on Intel CPUs (values unverified)."""
+    seed = eng.random_one()
+    x0 = seed % _MCG31_M
+    if x0 == 0:
+        x0 = 1
+    hit = np.empty(int(n), dtype=np.bool_)
+    if hit.size:
+        _kernel("_mcg31_bernoulli")(x0, float(p), hit)
+    return _bool_to_storage(hit, kind)
 
 
 # --------------------------------------------------------------------------------------------------

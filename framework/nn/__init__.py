@@ -1,0 +1,2 @@
+"""``framework.nn``: layers and ``functional``."""
+from . import functional  # noqa: F401
