@@ -23,7 +23,8 @@ _float32_np = np.dtype(np.float32)
 class Op:
     """One op: kernel name, derivative ``fn(node, *grads) -> grads per input``, and what backward saves."""
 
-    __slots__ = ("name", "kernel", "derivative", "save_inputs", "save_outputs", "is_view", "differentiable_inputs")
+    __slots__ = ("name", "kernel", "derivative", "save_inputs", "save_outputs", "is_view", "differentiable_inputs",
+                 "kernels")
 
     def __init__(self, name, derivative=None, save_inputs=True, save_outputs=False, is_view=False, kernel=None,
                  differentiable_inputs=None):
@@ -34,6 +35,7 @@ class Op:
         self.save_outputs = save_outputs
         self.is_view = is_view
         self.differentiable_inputs = differentiable_inputs  # None = all; else the indices that can carry grad
+        self.kernels = {}  # device type -> kernel, filled from the backend tables on first use
 
     def __repr__(self):
         return f"Op({self.name})"
@@ -65,11 +67,6 @@ def tensor_method(*names):
     return attach
 
 
-def _raw(t):
-    """The array a kernel sees: the storage, except bfloat16 which kernels compute in float32."""
-    return t._values()
-
-
 def to_bfloat16_bits(array):
     """Round float32 values to bfloat16 (nearest, ties to even) and return the raw 16-bit patterns."""
     from kernels.cpu.bfloat16 import float32_to_bfloat16_bits
@@ -92,48 +89,60 @@ def dispatch(op, inputs, attrs=None, out_dtype=None):
     ``out_dtype`` forces the dtype of floating outputs (used for bfloat16, which kernels compute in
     float32); by default each output's dtype is that of the array the kernel returned.
     """
-    dev = _check_devices(op, inputs) if len(inputs) > 1 else inputs[0]._device
-    kernel = kernel_for(dev, op.kernel)
+    first = inputs[0]
+    dev = first._device
+    if len(inputs) > 1:
+        dev = _check_devices(op, inputs)
+    kernel = op.kernels.get(dev.type)
+    if kernel is None:
+        kernel = op.kernels[dev.type] = kernel_for(dev, op.kernel)
     bf16 = False
     arrays = []
     for t in inputs:
         if t.dtype is _bfloat16:
             bf16 = True
-            arrays.append(_raw(t))
+            arrays.append(t._values())
         else:
             arrays.append(t._data)
     result = kernel(*arrays, **attrs) if attrs else kernel(*arrays)
-    single = not isinstance(result, tuple)
-    results = (result,) if single else result
     if bf16 and out_dtype is None:
         out_dtype = _bfloat16
-    outs = []
-    for r in results:
-        if not isinstance(r, np.ndarray):
-            r = np.asarray(r)
-        if out_dtype is not None and r.dtype.kind == "f" and out_dtype.is_floating_point:
-            if out_dtype is _bfloat16:
-                outs.append(Tensor._wrap(to_bfloat16_bits(r), _bfloat16, dev))
-                continue
-            if r.dtype != out_dtype.np:
-                r = r.astype(out_dtype.np)
-            outs.append(Tensor._wrap(r, out_dtype, dev))
-        else:
-            outs.append(Tensor._wrap(r, None, dev))
+    if type(result) is tuple:
+        outs = [_wrap_result(r, out_dtype, dev) for r in result]
+    else:
+        outs = [_wrap_result(result, out_dtype, dev)]
     if op.is_view:
-        base = inputs[0]
-        for out in outs:
-            if np.may_share_memory(out._data, base._data):
-                out._vc = base._vc
-                if base._base is None:
-                    out._base, out._view_fn = base, ((op, attrs),)
-                else:
-                    out._base, out._view_fn = base._base, base._view_fn + ((op, attrs),)
+        _mark_views(op, attrs, first, outs)
     if state.enabled and op.derivative is not None:
         diff = op.differentiable_inputs
-        if any(t._requires_grad for i, t in enumerate(inputs) if diff is None or i in diff):
-            record(op, inputs, attrs, outs)
-    return outs[0] if single else tuple(outs)
+        for i, t in enumerate(inputs):
+            if t._requires_grad and (diff is None or i in diff):
+                record(op, inputs, attrs, outs)
+                break
+    return outs[0] if type(result) is not tuple else tuple(outs)
+
+
+def _wrap_result(r, out_dtype, dev):
+    if type(r) is not np.ndarray:
+        r = np.asarray(r)
+    if out_dtype is not None and r.dtype.kind == "f" and out_dtype.is_floating_point:
+        if out_dtype is _bfloat16:
+            return Tensor._wrap(to_bfloat16_bits(r), _bfloat16, dev)
+        if r.dtype != out_dtype.np:
+            r = r.astype(out_dtype.np)
+        return Tensor._wrap(r, out_dtype, dev)
+    return Tensor._wrap(r, None, dev)
+
+
+def _mark_views(op, attrs, base, outs):
+    """Outputs that share memory with ``base`` share its version counter and remember how to re-derive it."""
+    for out in outs:
+        if np.may_share_memory(out._data, base._data):
+            out._vc = base._vc
+            if base._base is None:
+                out._base, out._view_fn = base, ((op, attrs),)
+            else:
+                out._base, out._view_fn = base._base, base._view_fn + ((op, attrs),)
 
 
 def record(op, inputs, attrs, outs):
@@ -180,8 +189,9 @@ def commit_inplace(target, result, op_name="in-place op"):
                 f"{list(np.broadcast_shapes(result.shape, target.shape))}")
     write_array(target, result)
     target._vc.value += 1
-    if result._requires_grad and state.enabled:
-        if result.shape != target.shape or result.dtype is not target.dtype:
+    if state.enabled and (result._requires_grad or target._requires_grad or
+                          (target._base is not None and target._base._requires_grad)):
+        if result._requires_grad and (result.shape != target.shape or result.dtype is not target.dtype):
             result = result.expand(target.shape).to(target.dtype)
         _rebase_history(target, result)
     return target
@@ -191,7 +201,7 @@ def write_array(target, source):
     """Copy ``source``'s values into ``target``'s memory, converting the dtype as PyTorch's copy_ does."""
     src = source._data
     if source.dtype is _bfloat16 and target.dtype is not _bfloat16:
-        src = _raw(source)
+        src = source._values()
     elif target.dtype is _bfloat16 and source.dtype is not _bfloat16:
         src = to_bfloat16_bits(np.asarray(src, dtype=np.float32))
     if target.dtype is _dtype.bool and source.dtype is not _dtype.bool:
@@ -202,10 +212,10 @@ def write_array(target, source):
 def _rebase_history(target, result):
     """Move ``target`` on the tape to ``result``'s node; for a view, rewrite its base through CopySlices."""
     base = target._base
-    if base is None:
+    if base is None or not (base._requires_grad or result._requires_grad):
         target.grad_fn = result.grad_fn
         target._out_index = result._out_index
-        target._requires_grad = True
+        target._requires_grad = result._requires_grad
         return
     from .view_ops import copy_slices
     copy_slices(base, target, result)
