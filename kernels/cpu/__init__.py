@@ -13,6 +13,10 @@ import numpy as np
 # ~2.5 us (twice a small op), so numpy's floating-point warnings are silenced once here.
 np.seterr(all="ignore")
 
+from ._memory import keep_freed_buffers  # noqa: E402
+
+keep_freed_buffers()
+
 KERNELS = {}
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if _info.name.startswith("_"):

@@ -1,0 +1,54 @@
+"""Interleaved, median timing of competing implementations, printed as a markdown table with ratios."""
+import statistics
+import time
+
+try:
+    import torch
+except ImportError:  # torch is an oracle, not a dependency
+    torch = None
+
+
+def measure(candidates, repeat=15, min_time=0.02):
+    """Median seconds per call of each ``name -> fn``, taking turns so machine load hits all alike."""
+    loops = {}
+    for name, fn in candidates.items():
+        fn()  # warm up (Numba compile, caches)
+        n, start = 1, time.perf_counter()
+        fn()
+        once = max(time.perf_counter() - start, 1e-7)
+        loops[name] = max(1, int(min_time / once))
+    samples = {name: [] for name in candidates}
+    for _ in range(repeat):
+        for name, fn in candidates.items():
+            n = loops[name]
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - start) / n)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def fmt_time(seconds):
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def report(title, rows, extra=None):
+    """Print ``rows`` = [(case, {impl: seconds})] as a table with our time over each other impl's."""
+    print(f"\n### {title}\n")
+    impls = []
+    for _, times in rows:
+        impls += [k for k in times if k not in impls]
+    others = [i for i in impls if i != "ours"]
+    head = ["case"] + impls + [f"ours/{i}" for i in others] + ([extra[0]] if extra else [])
+    print("| " + " | ".join(head) + " |")
+    print("|" + " --- |" * len(head))
+    for i, (case, times) in enumerate(rows):
+        cells = [fmt_time(times[k]) if k in times else "-" for k in impls]
+        cells += [f"{times['ours'] / times[k]:.2f}x" if k in times else "-" for k in others]
+        if extra:
+            cells.append(extra[1][i])
+        print(f"| {case} | " + " | ".join(cells) + " |")
