@@ -3,8 +3,8 @@ from . import _dtype
 from ._dtype import *  # noqa: F401,F403
 from ._device import device  # noqa: F401
 from ._tensor import Size, Tensor  # noqa: F401
+from .ops import *  # noqa: F401,F403  (before _creation: op modules import it, and it imports ops._checks)
 from ._creation import *  # noqa: F401,F403
-from .ops import *  # noqa: F401,F403
 from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,  # noqa: F401
                                  no_grad, set_grad_enabled)
 from . import autograd  # noqa: F401

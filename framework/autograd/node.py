@@ -71,6 +71,11 @@ class Node:
     def next_functions(self):
         return tuple((e[0], e[1]) if e is not None else (None, 0) for e in self.next_edges)
 
+    @property
+    def needs_input_grad(self):
+        """Per input, whether a gradient for it is wanted (derivatives may skip the others)."""
+        return tuple(e is not None for e in self.next_edges)
+
     def register_hook(self, hook):
         """Register ``hook(grad_inputs, grad_outputs)`` to run after this node's backward."""
         if self.post_hooks is None:

@@ -9,9 +9,9 @@ __all__ = ["sum", "mean", "prod", "amax", "amin"]
 
 def expand_reduced(g, shape, dims, keepdim):
     """Broadcast a reduction's gradient ``g`` back over the reduced ``dims`` of ``shape``."""
-    if not keepdim and dims:
-        for d in sorted(dims):
-            g = g.unsqueeze(d)
+    if not keepdim and dims and len(dims) < len(shape):
+        kept = [1 if d in dims else s for d, s in enumerate(shape)]
+        g = g.reshape(kept)
     return g.expand(shape)
 
 
