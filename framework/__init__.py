@@ -9,6 +9,7 @@ from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, i
                                  no_grad, set_grad_enabled)
 from . import autograd  # noqa: F401
 from . import nn  # noqa: F401
+from . import cuda  # noqa: F401
 from ._formatting import set_printoptions  # noqa: F401
 
 __version__ = "0.1.0"
