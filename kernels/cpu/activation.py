@@ -1,0 +1,122 @@
+"""Activation kernels on raw arrays: numpy expressions, Numba only for erf (numpy has none)."""
+import math
+
+import numpy as np
+
+from ._numba import jit
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@jit
+def _erf_loop(x, out):
+    for i in range(x.size):
+        out[i] = math.erf(x[i])
+
+
+def erf(x):
+    """Elementwise erf of a float array, same dtype (float16 computed in float32)."""
+    work = np.ascontiguousarray(x, dtype=np.float32 if x.dtype == np.float16 else x.dtype)
+    out = np.empty_like(work)
+    _erf_loop(work.reshape(-1), out.reshape(-1))
+    return out.astype(x.dtype, copy=False)
+
+
+def _t(x, value):
+    return x.dtype.type(value)
+
+
+def _relu(x):
+    return np.maximum(x, _t(x, 0)) if x.dtype != np.bool_ else x.copy()
+
+
+def _hardtanh(x, lo, hi):
+    return np.clip(x, _t(x, lo), _t(x, hi))
+
+
+def _leaky_relu(x, slope):
+    return np.where(x > 0, x, x * _t(x, slope))
+
+
+def _elu(x, alpha, scale, input_scale):
+    neg = np.expm1(np.minimum(x, _t(x, 0)) * _t(x, input_scale)) * _t(x, alpha)
+    return np.where(x > 0, x, neg) * _t(x, scale)
+
+
+def _softplus(x, beta, threshold):
+    bx = x * _t(x, beta)
+    soft = (np.maximum(bx, _t(x, 0)) + np.log1p(np.exp(-np.abs(bx)))) / _t(x, beta)
+    return np.where(bx > threshold, x, soft)
+
+
+def _logsigmoid(x):
+    return np.minimum(x, _t(x, 0)) - np.log1p(np.exp(-np.abs(x)))
+
+
+def _sigmoid(x):
+    # exp of a non-positive number never overflows
+    e = np.exp(-np.abs(x))
+    one = _t(x, 1)
+    return np.where(x >= 0, one / (one + e), e / (one + e))
+
+
+def _silu(x):
+    return x * _sigmoid(x)
+
+
+def _mish(x):
+    return x * np.tanh(_softplus(x, 1.0, 20.0))
+
+
+def _gelu(x, approximate):
+    half = _t(x, 0.5)
+    if approximate == "tanh":
+        # 0.5 * (1 + tanh(u)) == sigmoid(2u), without the cancellation of 1 + tanh(u) for u << 0
+        return x * _sigmoid(_t(x, 2 * _SQRT_2_OVER_PI) * (x + _t(x, 0.044715) * x * x * x))
+    return half * x * (_t(x, 1) + erf(x * _t(x, _SQRT_HALF)))
+
+
+def gelu_derivative(x, approximate):
+    """d gelu(x) / dx."""
+    half, one = _t(x, 0.5), _t(x, 1)
+    if approximate == "tanh":
+        k, c = _t(x, _SQRT_2_OVER_PI), _t(x, 0.044715)
+        s = _sigmoid(_t(x, 2) * k * (x + c * x * x * x))  # (1 + tanh(u)) / 2, and 1 - tanh(u)^2 == 4 s (1 - s)
+        return s + _t(x, 2) * x * s * (one - s) * k * (one + _t(x, 3) * c * x * x)
+    cdf = half * (one + erf(x * _t(x, _SQRT_HALF)))
+    return cdf + x * np.exp(-half * x * x) * _t(x, _INV_SQRT_2PI)
+
+
+def _gelu_backward(g, x, approximate):
+    return g * gelu_derivative(x, approximate)
+
+
+def _threshold(x, threshold, value):
+    return np.where(x > threshold, x, np.asarray(value).astype(x.dtype))
+
+
+def _hardsigmoid(x):
+    return np.clip(x + _t(x, 3), _t(x, 0), _t(x, 6)) / _t(x, 6)
+
+
+def _hardswish(x):
+    return x * _hardsigmoid(x)
+
+
+def _softshrink(x, lambd):
+    lam = _t(x, lambd)
+    return np.where(x > lam, x - lam, np.where(x < -lam, x + lam, _t(x, 0)))
+
+
+def _hardshrink(x, lambd):
+    return np.where(np.abs(x) > _t(x, lambd), x, _t(x, 0))
+
+
+KERNELS = {
+    "relu": _relu, "hardtanh": _hardtanh, "leaky_relu": _leaky_relu, "elu": _elu, "softplus": _softplus,
+    "logsigmoid": _logsigmoid, "silu": _silu, "mish": _mish, "gelu": _gelu, "gelu_backward": _gelu_backward,
+    "threshold": _threshold, "hardsigmoid": _hardsigmoid, "hardswish": _hardswish, "softshrink": _softshrink,
+    "hardshrink": _hardshrink,
+}
