@@ -4,7 +4,6 @@ Hot activations are ops with a fused kernel (``kernels/cpu/activation.py``) and 
 with framework ops; the rest are short compositions of framework ops.
 """
 import math
-import sys
 import warnings
 
 from ... import _dtype
@@ -348,11 +347,9 @@ def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
     return y_hard - y.detach() + y
 
 
-# torch also exposes these at the top level and as Tensor methods.
-_framework = sys.modules["framework"]
-for _name in ("relu", "relu_", "selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "threshold", "threshold_",
-              "prelu", "hardshrink"):
-    setattr(_framework, _name, globals()[_name])
+# torch also exposes these as Tensor methods (top-level names: framework/__init__.py).
+TOP_LEVEL = ("relu", "relu_", "selu", "selu_", "celu", "celu_", "rrelu", "rrelu_", "threshold", "threshold_",
+             "prelu", "hardshrink")
 tensor_method("relu")(relu)
 tensor_method("relu_")(relu_)
 tensor_method("hardshrink")(hardshrink)
