@@ -8,7 +8,13 @@ from ._creation import *  # noqa: F401,F403
 from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,  # noqa: F401
                                  no_grad, set_grad_enabled)
 from . import autograd  # noqa: F401
+from .random import *  # noqa: F401,F403
+from . import random  # noqa: F401
 from . import nn  # noqa: F401
+from .nn.functional import activation as _activation
+
+globals().update({_name: getattr(_activation, _name) for _name in _activation.TOP_LEVEL})  # torch.relu, ...
+from . import linalg  # noqa: F401
 from . import cuda  # noqa: F401
 from ._formatting import set_printoptions  # noqa: F401
 

@@ -1,19 +1,28 @@
 """PyTorch's CPU random stream, reproduced on raw numpy arrays.
 
-The engine is the 32-bit Mersenne Twister PyTorch's ``CPUGeneratorImpl`` uses (its own MT19937
-variant: seeded with the standard 1812433253 recurrence from the low 32 bits of the seed, a
-``left``/``next`` counter pair, no 64-bit tempering), and every transform below consumes engine
-words in exactly the order ATen's CPU kernels do:
+The engine is the 32-bit Mersenne Twister of PyTorch's ``CPUGeneratorImpl`` (``at::mt19937``: seeded
+with the standard 1812433253 recurrence from the low 32 bits of the 64-bit seed, with a ``left``/``next``
+counter pair that is part of the saved state), and every transform below consumes engine words in
+exactly the order ATen's CPU kernels do:
 
 * ``random()`` is one 32-bit word, ``random64()`` is two words, the first one in the high half.
 * uniform floats use ``digits(T)`` low bits of a draw: float/half/bfloat16 compute in float32 from
   one 32-bit word (24 bits), double from a 64-bit draw (53 bits).
+* ``random_(from, to)`` takes ``random() % range`` below a range of 2^28 and ``random64() % range`` from
+  there on; ``randperm`` is Fisher-Yates with ``random() % (n - i)`` (inside-out with ``random64()`` for
+  n >= 2^32 / 20); ``multinomial`` without replacement (or for one sample) is argmax / top-k of
+  p / Exp(1), ties ordered as libstdc++'s partial_sort / nth_element + sort leave them.
 * ``normal_`` on a contiguous tensor of >= 16 elements first fills uniforms, then Box-Muller's 16 at a
   time (8 pairs: ``data[j]`` and ``data[j + 8]``), then re-draws and re-transforms the last 16 when the
-  size is not a multiple of 16. float32/half/bfloat16 go through the AVX2 ``log256_ps``/``sincos256_ps``
-  polynomials (reproduced lane by lane below, including where GCC fuses ``a * b + c`` into an FMA);
-  float64 uses libm ``log``/``cos``/``sin`` and ``fma``.  Smaller or non-contiguous tensors use the
-  scalar double Box-Muller with one cached sample kept in the generator.
+  size is not a multiple of 16. On x86 with AVX2, float32/half/bfloat16 go through the AVX2
+  ``log256_ps``/``sincos256_ps`` polynomials (reproduced lane by lane below, including where GCC fuses
+  ``a * b + c`` into an FMA); float64, and float32 on other CPUs, use libm (``log``/``cos``/``sin``
+  or their float versions) and ``fma``. Smaller or non-contiguous tensors use the scalar double
+  Box-Muller with one cached sample kept in the generator. See ``PROFILE`` for the build differences.
+
+``bernoulli_(float p)`` on an Intel CPU is an exception: ATen gives that case to MKL (an MCG31 stream
+seeded with one ``random()`` word); :func:`bernoulli_scalar_mkl` consumes the same single word but its
+0/1 values are a model of MKL's that could not be checked against an Intel machine.
 
 Nothing is compiled at import: numba is imported and the kernels are jitted (``cache=True``) the
 first time one is needed. This module never imports ``framework``.
@@ -26,7 +35,7 @@ __all__ = [
     "MT19937", "STATE_NBYTES", "DEFAULT_SEED",
     "uniform", "uniform_int_from_to", "uniform_int_full_range", "uniform_int", "normal",
     "bernoulli_tensor", "bernoulli_scalar", "bernoulli_scalar_mkl", "cpu_is_intel", "exponential", "cauchy",
-    "geometric", "log_normal", "randperm", "multinomial",
+    "geometric", "log_normal", "randperm", "multinomial", "topk_indices",
     "float32_to_bfloat16_bits", "bfloat16_bits_to_float32",
 ]
 
@@ -41,8 +50,8 @@ _M32 = 0xFFFFFFFF
 # numba, lazily
 # --------------------------------------------------------------------------------------------------
 
-_JIT_NAMES = ("_mt_fill", "_bm16_f32", "_bm16_f64", "_normal_scalar", "_randperm", "_transform_double",
-              "_uniform_affine", "_mcg31_bernoulli")
+_JIT_NAMES = ("_mt_fill", "_bm16_f32", "_bm16_f32_generic", "_bm16_f64", "_normal_scalar", "_randperm",
+              "_transform_double", "_uniform_affine", "_mcg31_bernoulli")
 _jitted = {}
 
 
@@ -79,6 +88,41 @@ def _setup_numba():
 
 def _fma(a, b, c):  # replaced by an LLVM intrinsic before anything is compiled
     raise RuntimeError("numba kernels are not set up")
+
+
+# --------------------------------------------------------------------------------------------------
+# which ATen build to follow
+# --------------------------------------------------------------------------------------------------
+# ATen compiles its CPU kernels once per capability and picks one at run time. Two things differ:
+#  * avx2_normal: NormalFill16<float> is AVX2 code (avx_mathfun.h) on x86 CPUs with AVX2+FMA (also
+#    chosen on AVX-512 CPUs, normal_ is never dispatched to AVX-512); elsewhere it is the generic
+#    scalar code (logf/cosf/sinf).
+#  * fused: in builds with FMA hardware GCC contracts ``a * b + c`` (uniform_'s affine map, the
+#    scalar normal's ``z * std + mean``, cauchy_) into one FMA; the x86 "default" build cannot.
+# ATEN_CPU_CAPABILITY=default forces the generic x86 build, as it does in PyTorch.
+
+def _detect_profile():
+    import os
+    import platform
+    machine = platform.machine().lower()
+    cap = os.environ.get("ATEN_CPU_CAPABILITY", "").strip().lower()
+    if machine in ("x86_64", "amd64", "i386", "i686", "x86"):
+        flags = set()
+        try:
+            with open("/proc/cpuinfo") as fh:
+                for line in fh:
+                    if line.startswith("flags"):
+                        flags = set(line.split(":", 1)[1].split())
+                        break
+        except OSError:
+            flags = {"avx2", "fma"}       # not Linux: assume a modern x86 CPU
+        avx2 = "avx2" in flags and "fma" in flags and cap != "default"
+        return {"avx2_normal": avx2, "fused": avx2}
+    # aarch64 and others: generic normal code, compilers contract to the native FMA
+    return {"avx2_normal": False, "fused": True}
+
+
+PROFILE = _detect_profile()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -292,10 +336,14 @@ def _uniform_f64_units(r64):
     return (r64 & np.uint64((1 << 53) - 1)).astype(np.float64) * _F64_DIV
 
 
-def _uniform_affine(x, scale, shift, out):
-    # x * (to - from) + from, contracted to one FMA by GCC in ATen's AVX2 kernels.
-    for i in range(x.shape[0]):
-        out[i] = _fma(x[i], scale, shift)
+def _uniform_affine(x, scale, shift, out, fused):
+    # x * (to - from) + from, contracted to one FMA by GCC in ATen's FMA-capable builds.
+    if fused:
+        for i in range(x.shape[0]):
+            out[i] = _fma(x[i], scale, shift)
+    else:
+        for i in range(x.shape[0]):
+            out[i] = x[i] * scale + shift
 
 
 # --------------------------------------------------------------------------------------------------
@@ -313,7 +361,7 @@ def uniform(eng, n, kind, low=0.0, high=1.0):
         else:
             v = np.empty_like(x)
             if n:
-                _kernel("_uniform_affine")(x, hi - lo, lo, v)
+                _kernel("_uniform_affine")(x, hi - lo, lo, v, PROFILE["fused"])
         # value == to -> from
         if n and hi != lo:
             v[v == hi] = lo
@@ -325,15 +373,12 @@ def uniform(eng, n, kind, low=0.0, high=1.0):
     else:
         v = np.empty_like(x)
         if n:
-            _kernel("_uniform_affine")(x, np.float32(hi32 - lo32), lo32, v)
+            _kernel("_uniform_affine")(x, np.float32(hi32 - lo32), lo32, v, PROFILE["fused"])
     out = _from_float32(v, kind)
     to_s = _from_float64(np.array([float(high)]), kind)[0]
     from_s = _from_float64(np.array([float(low)]), kind)[0]
     if n:
-        if kind == "bfloat16":
-            out[out == to_s] = from_s
-        else:
-            out[out == to_s] = from_s
+        out[out == to_s] = from_s      # a value rounded up to `to` becomes `from`
     return out
 
 
@@ -359,12 +404,14 @@ def uniform_int_from_to(eng, n, range_, base, kind):
     n = int(n)
     range_ = int(range_)
     if range_ >= (1 << 28):
+        # uint64 arithmetic wrapping like C++, then reinterpreted as int64
         draws = eng.random64(n)
-        v = (draws % np.uint64(range_)) + np.uint64(base & 0xFFFFFFFFFFFFFFFF)
+        v = ((draws % np.uint64(range_)) + np.uint64(base & 0xFFFFFFFFFFFFFFFF)).view(np.int64)
     else:
-        draws = eng.random(n).astype(np.uint64)
-        v = (draws % np.uint64(range_)) + np.uint64(base & 0xFFFFFFFFFFFFFFFF)
-    return _int64_to_storage(v.view(np.int64), kind)
+        # base + (w % range) < to <= INT64_MAX, so plain int64 arithmetic gives the same values
+        v = (eng.random(n) % np.uint32(range_)).astype(np.int64)
+        v += base
+    return _int64_to_storage(v, kind)
 
 
 def uniform_int_full_range(eng, n, kind):
@@ -526,6 +573,20 @@ def _bm16_f32(data, mean, std):
             data[base + j + 8] = _fma(n2, std, mean)
 
 
+def _bm16_f32_generic(data, mean, std):
+    """In-place Box-Muller on blocks of 16 float32 values: the generic NormalFill16<float> (no AVX2)."""
+    nblocks = data.shape[0] // 16
+    for b in range(nblocks):
+        base = b * 16
+        for j in range(8):
+            u1 = _ONE - data[base + j]
+            u2 = data[base + j + 8]
+            radius = math.sqrt(_MINUS_TWO_F * math.log(u1))
+            theta = np.float32(_TWO_PI * np.float64(u2))
+            data[base + j] = _fma(radius * math.cos(theta), std, mean)
+            data[base + j + 8] = _fma(radius * math.sin(theta), std, mean)
+
+
 def _bm16_f64(data, mean, std):
     """In-place Box-Muller on blocks of 16 doubles: NormalFill16<double> (scalar libm)."""
     nblocks = data.shape[0] // 16
@@ -540,7 +601,7 @@ def _bm16_f64(data, mean, std):
             data[base + j + 8] = _fma(radius * math.sin(theta), std, mean)
 
 
-def _normal_scalar(u, out, mean, std, cache):
+def _normal_scalar(u, out, mean, std, cache, fused):
     """at::normal_distribution<double> per element, with the generator's cached second sample."""
     p = 0
     for k in range(out.shape[0]):
@@ -556,7 +617,7 @@ def _normal_scalar(u, out, mean, std, cache):
             cache[1] = r * math.sin(theta)
             cache[0] = 1.0
             val = r * math.cos(theta)
-        out[k] = _fma(val, std, mean)
+        out[k] = _fma(val, std, mean) if fused else val * std + mean
 
 
 def normal(eng, n, kind, mean=0.0, std=1.0, contiguous=True):
@@ -575,7 +636,7 @@ def normal(eng, n, kind, mean=0.0, std=1.0, contiguous=True):
                 data[n - 16:] = tail
             return data
         m32, s32 = np.float32(mean), np.float32(std)
-        bm = _kernel("_bm16_f32")
+        bm = _kernel("_bm16_f32" if PROFILE["avx2_normal"] else "_bm16_f32_generic")
         if kind == "float32":
             # uniforms for every element go straight into the output, then the blocks are transformed
             data = _uniform_f32_units(eng.random(n))
@@ -601,7 +662,7 @@ def normal(eng, n, kind, mean=0.0, std=1.0, contiguous=True):
     u = _uniform_f64_units(eng.random64(2 * pairs))
     out = np.empty(n, dtype=np.float64)
     if n:
-        _kernel("_normal_scalar")(u, out, mean, std, eng.normal_cache)
+        _kernel("_normal_scalar")(u, out, mean, std, eng.normal_cache, PROFILE["fused"])
     return _from_float64(out, kind)
 
 
@@ -644,14 +705,15 @@ def _bool_to_storage(hit, kind):
 _T_EXPONENTIAL, _T_CAUCHY, _T_GEOMETRIC, _T_EXP = 0, 1, 2, 3
 
 
-def _transform_double(u, out, mode, a, b):
+def _transform_double(u, out, mode, a, b, fused):
     """Per-element double transforms of ATen's CPU kernels (libm, FMA where GCC contracts)."""
     for i in range(u.shape[0]):
         v = u[i]
         if mode == 0:      # exponential: -1/lambda * log1p(-u)
             out[i] = (-1.0 / a) * math.log1p(-v)
         elif mode == 1:    # cauchy (double): median + sigma * tan(pi * (u - 0.5))
-            out[i] = _fma(b, math.tan(math.pi * (v - 0.5)), a)
+            t = math.tan(math.pi * (v - 0.5))
+            out[i] = _fma(b, t, a) if fused else a + b * t
         elif mode == 2:    # geometric: ceil(log(u) / log1p(-p))
             out[i] = math.ceil(math.log(v) / math.log1p(-a))
         else:              # log-normal: exp of a normal sample
@@ -661,7 +723,7 @@ def _transform_double(u, out, mode, a, b):
 def _transform(u, mode, a=0.0, b=0.0):
     out = np.empty(u.shape[0], dtype=np.float64)
     if out.size:
-        _kernel("_transform_double")(u, out, mode, float(a), float(b))
+        _kernel("_transform_double")(u, out, mode, float(a), float(b), PROFILE["fused"])
     return out
 
 
@@ -691,7 +753,7 @@ def log_normal(eng, n, mean, std, kind):
     u = _uniform_f64_units(eng.random64(2 * pairs))
     z = np.empty(n, dtype=np.float64)
     if n:
-        _kernel("_normal_scalar")(u, z, float(mean), float(std), eng.normal_cache)
+        _kernel("_normal_scalar")(u, z, float(mean), float(std), eng.normal_cache, PROFILE["fused"])
     return _from_float64(_transform(z, _T_EXP), kind)
 
 
@@ -705,10 +767,11 @@ _MCG31_M = 0x7FFFFFFF
 
 
 def _mcg31_bernoulli(x0, p, out):
+    # x_{k+1} = a x_k mod (2^31 - 1); the k-th uniform is x_k / (2^31 - 1), starting with the seed state
     x = np.int64(x0)
     for i in range(out.shape[0]):
-        x = (x * 1132489760) % 0x7FFFFFFF
         out[i] = (x / 2147483647.0) < p
+        x = (x * 1132489760) % 0x7FFFFFFF
 
 
 _INTEL = []
@@ -731,7 +794,12 @@ def cpu_is_intel():
 
 
 def bernoulli_scalar_mkl(eng, n, p, kind):
-    """MKL-path model: consumes exactly one 32-bit word, like ATen on Intel CPUs (values unverified)."""
+    """MKL-path model: consumes exactly one 32-bit word, like ATen on Intel CPUs.
+
+    vslNewStream(VSL_BRNG_MCG31, seed) starts at x_0 = seed mod (2^31 - 1) (1 if that is 0) and
+    viRngBernoulli(ICDF) gives 1 where u < p (as oneMKL's open device implementation does). ATen's
+    per-thread chunks use skip-ahead, so the result is one sequential stream. Not checked on Intel.
+    """
     seed = eng.random_one()
     x0 = seed % _MCG31_M
     if x0 == 0:
@@ -786,6 +854,196 @@ def randperm(eng, n):
 # multinomial
 # --------------------------------------------------------------------------------------------------
 
+# ATen's CPU topk selects with libstdc++'s std::partial_sort (k * 64 <= n) or std::nth_element followed
+# by std::sort of the first k - 1; the comparator looks at values only, so equal values come out in
+# whatever order those algorithms leave them. The helpers below follow the same steps (heap select,
+# median-of-three introselect, introsort with a final insertion sort) on a list of (value, index) pairs,
+# so ties land where PyTorch puts them. They run only when ties reach the top k.
+
+def _gt(a, b):
+    return a[0] > b[0]
+
+
+def _push_up(v, first, hole, top, item):
+    parent = (hole - 1) // 2
+    while hole > top and _gt(v[first + parent], item):
+        v[first + hole] = v[first + parent]
+        hole = parent
+        parent = (hole - 1) // 2
+    v[first + hole] = item
+
+
+def _sift(v, first, hole, length, item):
+    top = hole
+    child = hole
+    while child < (length - 1) // 2:
+        child = 2 * (child + 1)
+        if _gt(v[first + child], v[first + child - 1]):
+            child -= 1
+        v[first + hole] = v[first + child]
+        hole = child
+    if length % 2 == 0 and child == (length - 2) // 2:
+        child = 2 * (child + 1)
+        v[first + hole] = v[first + child - 1]
+        hole = child - 1
+    _push_up(v, first, hole, top, item)
+
+
+def _make_heap(v, first, last):
+    length = last - first
+    if length < 2:
+        return
+    parent = (length - 2) // 2
+    while True:
+        _sift(v, first, parent, length, v[first + parent])
+        if parent == 0:
+            return
+        parent -= 1
+
+
+def _pop_to(v, first, last, result):
+    item = v[result]
+    v[result] = v[first]
+    _sift(v, first, 0, last - first, item)
+
+
+def _heap_select(v, first, middle, last):
+    _make_heap(v, first, middle)
+    for i in range(middle, last):
+        if _gt(v[i], v[first]):
+            _pop_to(v, first, middle, i)
+
+
+def _sort_heap(v, first, last):
+    while last - first > 1:
+        last -= 1
+        _pop_to(v, first, last, last)
+
+
+def _partial_sort(v, first, middle, last):
+    _heap_select(v, first, middle, last)
+    _sort_heap(v, first, middle)
+
+
+def _median_to_first(v, result, a, b, c):
+    if _gt(v[a], v[b]):
+        if _gt(v[b], v[c]):
+            pick = b
+        elif _gt(v[a], v[c]):
+            pick = c
+        else:
+            pick = a
+    elif _gt(v[a], v[c]):
+        pick = a
+    elif _gt(v[b], v[c]):
+        pick = c
+    else:
+        pick = b
+    v[result], v[pick] = v[pick], v[result]
+
+
+def _partition_pivot(v, first, last):
+    mid = first + (last - first) // 2
+    _median_to_first(v, first, first + 1, mid, last - 1)
+    lo, hi, pivot = first + 1, last, first
+    while True:
+        while _gt(v[lo], v[pivot]):
+            lo += 1
+        hi -= 1
+        while _gt(v[pivot], v[hi]):
+            hi -= 1
+        if not lo < hi:
+            return lo
+        v[lo], v[hi] = v[hi], v[lo]
+        lo += 1
+
+
+def _linear_insert(v, pos):
+    item = v[pos]
+    j = pos - 1
+    while _gt(item, v[j]):
+        v[j + 1] = v[j]
+        j -= 1
+    v[j + 1] = item
+
+
+def _insertion_sort(v, first, last):
+    if first == last:
+        return
+    for i in range(first + 1, last):
+        if _gt(v[i], v[first]):
+            item = v[i]
+            v[first + 1:i + 1] = v[first:i]
+            v[first] = item
+        else:
+            _linear_insert(v, i)
+
+
+def _log2_floor(n):
+    return n.bit_length() - 1
+
+
+def _nth_element(v, first, nth, last):
+    depth = 2 * _log2_floor(last - first) if last > first else 0
+    while last - first > 3:
+        if depth == 0:
+            _heap_select(v, first, nth + 1, last)
+            v[first], v[nth] = v[nth], v[first]
+            return
+        depth -= 1
+        cut = _partition_pivot(v, first, last)
+        if cut <= nth:
+            first = cut
+        else:
+            last = cut
+    _insertion_sort(v, first, last)
+
+
+def _introsort(v, first, last, depth):
+    while last - first > 16:
+        if depth == 0:
+            _partial_sort(v, first, last, last)
+            return
+        depth -= 1
+        cut = _partition_pivot(v, first, last)
+        _introsort(v, cut, last, depth)
+        last = cut
+
+
+def _sort(v, first, last):
+    if last - first < 2:
+        return
+    _introsort(v, first, last, 2 * _log2_floor(last - first))
+    if last - first > 16:
+        _insertion_sort(v, first, first + 16)
+        for i in range(first + 16, last):
+            _linear_insert(v, i)
+    else:
+        _insertion_sort(v, first, last)
+
+
+def _topk_stl(values, k):
+    """Indices of the k largest ``values`` in the order ATen's CPU topk (sorted=True) returns them."""
+    v = [(float(x), i) for i, x in enumerate(values.tolist())]
+    n = len(v)
+    if k * 64 <= n:
+        _partial_sort(v, 0, k, n)
+    else:
+        _nth_element(v, 0, k - 1, n)
+        _sort(v, 0, k - 1)
+    return [i for _, i in v[:k]]
+
+
+def topk_indices(values, k):
+    """``torch.topk(values, k).indices`` for a 1-D array without NaN, ties placed as ATen places them."""
+    order = np.argsort(-values.astype(np.float64), kind="stable")
+    ranked = values[order]
+    m = min(k + 1, values.shape[0])
+    if m > 1 and np.any(ranked[:m - 1] == ranked[1:m]):
+        return np.array(_topk_stl(values, k), dtype=np.int64)
+    return order[:k].astype(np.int64)
+
+
 def multinomial(eng, probs, num_samples, replacement, kind):
     """torch.multinomial on a 2-D (rows, categories) float array (bfloat16 as float32 values).
 
@@ -807,8 +1065,7 @@ def multinomial(eng, probs, num_samples, replacement, kind):
             ratio = probs / qv
         if num_samples == 1:
             return np.argmax(ratio, axis=1).astype(np.int64).reshape(rows, 1)
-        order = np.argsort(-ratio, axis=1, kind="stable")
-        return order[:, :num_samples].astype(np.int64)
+        return np.stack([topk_indices(ratio[i], num_samples) for i in range(rows)])
     acc = np.float64 if kind == "float64" else np.float32
     out = np.empty((rows, num_samples), dtype=np.int64)
     for i in range(rows):
