@@ -224,7 +224,9 @@ def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requir
 def _number(v, name):
     if isinstance(v, Tensor):
         return v.item()
-    if not isinstance(v, (builtins.int, builtins.float, np.number)) or isinstance(v, builtins.bool):
+    if isinstance(v, (builtins.bool, np.bool_)):
+        return builtins.int(v)
+    if not isinstance(v, (builtins.int, builtins.float, np.number)):
         raise TypeError(f"arange(): argument '{name}' must be Number, not {type(v).__name__}")
     return v
 
@@ -319,3 +321,47 @@ def _legacy_constructor(self, *args, **kwargs):
     else:
         made = tensor(args[0], dtype=_dtype.get_default_dtype(), device=device)
     Tensor._init_from(self, made)
+
+
+def _new_like(self, dtype, device):
+    return (self.dtype if dtype is None else _dtype.to_dtype(dtype), self.device if device is None else device)
+
+
+def _new_zeros(self, *size, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    """Zeros of ``size`` with this tensor's dtype and device unless given (``Tensor.new_zeros``)."""
+    dtype, device = _new_like(self, dtype, device)
+    return _filled(size, 0, dtype, device, requires_grad, "new_zeros")
+
+
+def _new_ones(self, *size, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    """Ones of ``size`` with this tensor's dtype and device unless given (``Tensor.new_ones``)."""
+    dtype, device = _new_like(self, dtype, device)
+    return _filled(size, 1, dtype, device, requires_grad, "new_ones")
+
+
+def _new_empty(self, *size, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    """An uninitialised (zero-filled) tensor of ``size`` like this one (``Tensor.new_empty``)."""
+    dtype, device = _new_like(self, dtype, device)
+    return _filled(size, 0, dtype, device, requires_grad, "new_empty")
+
+
+def _new_full(self, size, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
+              pin_memory=False):
+    """``fill_value`` in ``size`` with this tensor's dtype and device unless given (``Tensor.new_full``)."""
+    dtype, device = _new_like(self, dtype, device)
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return _filled((size,), fill_value, dtype, device, requires_grad, "new_full")
+
+
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    """A copy of ``data`` with this tensor's dtype and device unless given (``Tensor.new_tensor``)."""
+    dtype, device = _new_like(self, dtype, device)
+    return tensor(data.detach() if isinstance(data, Tensor) else data, dtype=dtype, device=device,
+                  requires_grad=requires_grad)
+
+
+for _name, _fn in (("new_zeros", _new_zeros), ("new_ones", _new_ones), ("new_empty", _new_empty),
+                   ("new_full", _new_full), ("new_tensor", _new_tensor)):
+    _fn.__name__ = _name
+    setattr(Tensor, _name, _fn)

@@ -1,9 +1,14 @@
-"""PyTorch-style tensor repr: ``tensor([1., 2.], requires_grad=True)``."""
+"""PyTorch-style tensor repr: ``tensor([1., 2.], requires_grad=True)``.
+
+One formatter per tensor decides, from the finite non-zero values shown, between integer style
+(``3.``), fixed point and scientific notation, and the common width every element is padded to.
+Large tensors are summarised to ``edgeitems`` rows/columns around ``...``.
+"""
+import math
+
 import numpy as np
 
 from . import _dtype
-
-_DEFAULT_SUFFIX_FREE = ("int64", "bool")
 
 
 class _Options:
@@ -16,15 +21,13 @@ class _Options:
 
 options = _Options()
 
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, math.inf, 3, 80)}
+
 
 def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
     """Set how tensors print (``torch.set_printoptions``)."""
-    if profile == "default":
-        options.precision, options.threshold, options.edgeitems, options.linewidth = 4, 1000, 3, 80
-    elif profile == "short":
-        options.precision, options.threshold, options.edgeitems, options.linewidth = 2, 1000, 2, 80
-    elif profile == "full":
-        options.precision, options.threshold, options.edgeitems, options.linewidth = 4, float("inf"), 3, 80
+    if profile is not None:
+        options.precision, options.threshold, options.edgeitems, options.linewidth = _PROFILES[profile]
     for name, value in (("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems),
                         ("linewidth", linewidth)):
         if value is not None:
@@ -32,126 +35,119 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
     options.sci_mode = sci_mode
 
 
-def _float_formatter(values):
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return lambda v: _special(v) or f"{v:.{options.precision}f}"
-    absval = np.abs(finite.astype(np.float64))
-    if np.all(finite == np.round(finite)):
-        sci = absval.max() > 1e8 if options.sci_mode is None else options.sci_mode
-        if sci:
-            return lambda v: _special(v) or f"{v:.{options.precision}e}"
-        return lambda v: _special(v) or f"{v:.0f}."
-    nonzero = absval[absval != 0]
-    lo = nonzero.min() if nonzero.size else 0.0
-    hi = absval.max()
-    sci = (hi / lo > 1000.0 or hi > 1e8 or lo < 1e-4) if nonzero.size else False
-    if options.sci_mode is not None:
-        sci = options.sci_mode
-    if sci:
-        return lambda v: _special(v) or f"{v:.{options.precision}e}"
-    return lambda v: _special(v) or f"{v:.{options.precision}f}"
+class _Formatter:
+    """Formats single elements of one tensor, all padded to the same width."""
+
+    def __init__(self, values, floating):
+        self.floating = floating
+        self.int_mode, self.sci_mode, self.width = True, False, 1
+        flat = values.reshape(-1)
+        if not floating:
+            self.width = max((len(str(v)) for v in flat.tolist()), default=1)
+        else:
+            shown = flat[np.isfinite(flat) & (flat != 0)].astype(np.float64)
+            if shown.size:
+                magnitudes = np.abs(shown)
+                lo, hi = magnitudes.min(), magnitudes.max()
+                self.int_mode = bool(np.all(shown == np.ceil(shown)))
+                self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or (not self.int_mode and lo < 1.0e-4)
+                self.width = max(len(self._text(v)) + (self.int_mode and not self.sci_mode) for v in shown.tolist())
+        if floating and options.sci_mode is not None:
+            self.sci_mode = options.sci_mode
+
+    def _text(self, value):
+        if self.sci_mode:
+            return f"{value:.{options.precision}e}"
+        if self.int_mode:
+            return f"{value:.0f}"
+        return f"{value:.{options.precision}f}"
+
+    def format(self, value):
+        if not self.floating:
+            text = str(value)
+        elif self.sci_mode:
+            text = f"{value:{self.width}.{options.precision}e}"
+        else:
+            text = self._text(value)
+            if self.int_mode and math.isfinite(value):
+                text += "."
+        return text.rjust(self.width)
 
 
-def _special(v):
-    if np.isnan(v):
-        return "nan"
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return None
-
-
-def _formatter(values, dtype):
-    if dtype is _dtype.bool:
-        return lambda v: "True" if v else "False"
-    if dtype.is_floating_point:
-        return _float_formatter(values.ravel())
-    return lambda v: str(int(v))
-
-
-def _summarize(values, edge):
-    """Indices kept when a large tensor is summarised (first and last ``edge`` along each dim)."""
+def _summarized(values, edge):
+    """The elements kept when summarising: the first and last ``edge`` along every dim."""
+    for axis in range(values.ndim):
+        n = values.shape[axis]
+        if n > 2 * edge:
+            values = np.take(values, list(range(edge)) + list(range(n - edge, n)), axis=axis)
     return values
 
 
-def _format_array(values, fmt, indent, summarize):
+def _vector_str(values, indent, summarize, fmt):
+    per_line = max(1, int((options.linewidth - indent) // (fmt.width + 2)))
+    edge = options.edgeitems
+    if summarize and values.shape[0] > 2 * edge:
+        items = [fmt.format(v) for v in values[:edge].tolist()] + [" ..."] + \
+            [fmt.format(v) for v in values[-edge:].tolist()]
+    else:
+        items = [fmt.format(v) for v in values.tolist()]
+    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+
+
+def _tensor_str(values, indent, summarize, fmt):
     if values.ndim == 0:
-        return fmt(values.item())
-    width = max((len(fmt(v)) for v in values.ravel()), default=0)
+        return fmt.format(values.item())
+    if values.ndim == 1:
+        return _vector_str(values, indent, summarize, fmt)
+    n, edge = values.shape[0], options.edgeitems
+    if summarize and n > 2 * edge:
+        rows = [_tensor_str(values[i], indent + 1, summarize, fmt) for i in range(edge)] + ["..."] + \
+            [_tensor_str(values[i], indent + 1, summarize, fmt) for i in range(n - edge, n)]
+    else:
+        rows = [_tensor_str(values[i], indent + 1, summarize, fmt) for i in range(n)]
+    return "[" + ("," + "\n" * (values.ndim - 1) + " " * (indent + 1)).join(rows) + "]"
 
-    def rec(a, depth):
-        if a.ndim == 1:
-            n = a.shape[0]
-            if summarize and n > 2 * options.edgeitems:
-                items = [fmt(v).rjust(width) for v in a[:options.edgeitems]] + ["..."] + \
-                    [fmt(v).rjust(width) for v in a[-options.edgeitems:]]
-            else:
-                items = [fmt(v).rjust(width) for v in a]
-            per_line = max(1, (options.linewidth - indent - depth) // (width + 2))
-            lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
-            return "[" + (",\n" + " " * (indent + depth + 1)).join(lines) + "]"
-        n = a.shape[0]
-        if summarize and n > 2 * options.edgeitems:
-            parts = [rec(a[i], depth + 1) for i in range(options.edgeitems)] + ["..."] + \
-                [rec(a[i], depth + 1) for i in range(n - options.edgeitems, n)]
+
+def _add_suffixes(text, suffixes, indent):
+    """Append ``, suffix`` items, wrapping to a new line when one would pass the line width."""
+    parts = [text]
+    line_len = len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        if line_len + len(suffix) + 2 > options.linewidth:
+            parts.append(",\n" + " " * indent + suffix)
+            line_len = indent + len(suffix)
         else:
-            parts = [rec(a[i], depth + 1) for i in range(n)]
-        sep = "," + "\n" * (a.ndim - 1) + " " * (indent + depth + 1)
-        return "[" + sep.join(parts) + "]"
-
-    return rec(values, 0)
+            parts.append(", " + suffix)
+            line_len += len(suffix) + 2
+    return "".join(parts) + ")"
 
 
 def tensor_repr(t, prefix="tensor("):
     """The string PyTorch prints for ``t``."""
-    values = t.detach()._values() if t.device.type == "cpu" else t.detach().cpu()._values()
-    summarize = values.size > options.threshold
-    shown = values
-    if summarize:
-        shown = values
-        for axis in range(values.ndim):
-            if values.shape[axis] > 2 * options.edgeitems:
-                idx = list(range(options.edgeitems)) + list(range(values.shape[axis] - options.edgeitems,
-                                                                   values.shape[axis]))
-                shown = np.take(shown, idx, axis=axis)
-    fmt = _formatter(shown, t.dtype)
+    source = t.detach() if t.device.type == "cpu" else t.detach().cpu()
+    values = source._values()
+    if values.dtype == np.float16:
+        values = values.astype(np.float32)
     indent = len(prefix)
-    if values.size == 0 and values.ndim > 0:
-        body = "[]"
-    else:
-        body = _format_array(values, fmt, indent, summarize) if not summarize else \
-            _format_array_summarized(values, fmt, indent, shown)
     suffixes = []
-    if values.size == 0 and values.shape != (0,):
-        suffixes.append(f"size={tuple(values.shape)}")
     if t.device.type != "cpu":
         suffixes.append(f"device='{t.device}'")
-    default_float = _dtype.get_default_dtype()
-    if not (t.dtype is default_float or t.dtype.name in _DEFAULT_SUFFIX_FREE) or \
-            (values.size == 0 and t.dtype is not default_float and t.dtype.name != "int64"):
-        suffixes.append(f"dtype={t.dtype!r}")
+    if values.size == 0:
+        if values.ndim != 1:
+            suffixes.append(f"size={tuple(values.shape)}")
+        if t.dtype is not _dtype.get_default_dtype():
+            suffixes.append(f"dtype={t.dtype!r}")
+        body = "[]"
+    else:
+        if t.dtype not in (_dtype.get_default_dtype(), _dtype.int64, _dtype.bool):
+            suffixes.append(f"dtype={t.dtype!r}")
+        summarize = values.size > options.threshold
+        fmt = _Formatter(_summarized(values, options.edgeitems) if summarize else values,
+                         t.dtype.is_floating_point)
+        body = _tensor_str(values, indent, summarize, fmt)
     if t.grad_fn is not None:
         suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
-    return prefix + body + "".join(", " + s for s in suffixes) + ")"
-
-
-def _format_array_summarized(values, fmt, indent, shown):
-    width = max(len(fmt(v)) for v in shown.ravel())
-    fmt_w = lambda v: fmt(v).rjust(width)  # noqa: E731
-    edge = options.edgeitems
-
-    def rec(a, depth):
-        n = a.shape[0]
-        idx = list(range(n)) if n <= 2 * edge else list(range(edge)) + [None] + list(range(n - edge, n))
-        if a.ndim == 1:
-            items = ["..." if i is None else fmt_w(a[i]) for i in idx]
-            per_line = max(1, (options.linewidth - indent - depth) // (width + 2))
-            lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
-            return "[" + (",\n" + " " * (indent + depth + 1)).join(lines) + "]"
-        parts = ["..." if i is None else rec(a[i], depth + 1) for i in idx]
-        sep = "," + "\n" * (a.ndim - 1) + " " * (indent + depth + 1)
-        return "[" + sep.join(parts) + "]"
-
-    return rec(values, 0)
+    return _add_suffixes(prefix + body, suffixes, indent)

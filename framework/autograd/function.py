@@ -34,6 +34,15 @@ class FunctionCtx:
         self.materialize_grads = bool(value)
 
 
+class _FunctionNode(Node):
+    """The tape node of a custom Function: named after the class, as PyTorch does (``MyFnBackward``)."""
+
+    __slots__ = ("backward_name",)
+
+    def name(self):
+        return self.backward_name
+
+
 class _FunctionMeta(type):
     def __init__(cls, name, bases, attrs):
         super().__init__(name, bases, attrs)
@@ -87,8 +96,8 @@ class Function(metaclass=_FunctionMeta):
             return tuple(g if isinstance(args[i], Tensor) else None for i, g in enumerate(result[:len(args)]))
 
         out_meta = tuple((o.shape, o.dtype) if isinstance(o, Tensor) else ((), None) for o in outputs)
-        node = Node(cls.__name__, derivative, {"_out_meta": out_meta}, edges, meta, len(outputs), ())
-        node.name = lambda: cls._backward_name
+        node = _FunctionNode(cls.__name__, derivative, {"_out_meta": out_meta}, edges, meta, len(outputs), ())
+        node.backward_name = cls._backward_name
         ctx._node = node
         for i, o in enumerate(outputs):
             if isinstance(o, Tensor) and o.dtype.is_floating_point and id(o) not in ctx._non_differentiable:

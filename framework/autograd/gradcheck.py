@@ -14,27 +14,29 @@ def _outputs_tuple(out):
     return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
 
+def _float_outputs(fn, inputs):
+    return [o.detach()._values().astype(np.float64).ravel() for o in _outputs_tuple(fn(*inputs))
+            if o.dtype.is_floating_point]
+
+
 def _numerical_jacobian(fn, inputs, index, eps):
-    from .grad_mode import no_grad
-    x = inputs[index]
-    flat = x.detach().reshape(-1)
+    """Central differences, perturbing input ``index`` element by element in its own memory.
+
+    Grad mode stays on: gradgradcheck's function itself calls autograd.grad.
+    """
+    base = inputs[index]._data
+    if not base.flags.c_contiguous:
+        raise GradcheckError("gradcheck needs contiguous inputs")
+    flat = base.reshape(-1)
     columns = []
-    with no_grad():
-        base = x._data
-        for k in range(flat.numel()):
-            orig = base.reshape(-1)[k].copy() if base.flags.c_contiguous else None
-            view = base.reshape(-1) if base.flags.c_contiguous else None
-            if view is None:
-                raise GradcheckError("gradcheck needs contiguous inputs")
-            view[k] = orig + eps
-            plus = [o.detach()._values().astype(np.float64).ravel() for o in _outputs_tuple(fn(*inputs))
-                    if o.dtype.is_floating_point]
-            view[k] = orig - eps
-            minus = [o.detach()._values().astype(np.float64).ravel() for o in _outputs_tuple(fn(*inputs))
-                     if o.dtype.is_floating_point]
-            view[k] = orig
-            columns.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
-                           if plus else np.zeros(0))
+    for k in range(flat.size):
+        orig = flat[k].copy()
+        flat[k] = orig + eps
+        plus = _float_outputs(fn, inputs)
+        flat[k] = orig - eps
+        minus = _float_outputs(fn, inputs)
+        flat[k] = orig
+        columns.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]) if plus else np.zeros(0))
     return np.stack(columns, axis=0) if columns else np.zeros((0, 0))
 
 

@@ -26,11 +26,13 @@ class SavedTensor:
     def unpack(self, node, index):
         t = self.tensor
         if t._vc.value != self.version:
+            origin = f", which is output {t._out_index} of {t.grad_fn.name()}," if t.grad_fn else ""
+            where = f"{node.name()} recorded at {node.where[0]}:{node.where[1]}" if node is not None else \
+                "a custom Function"
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace operation: "
-                f"[{t.type()} {list(t.shape)}], which is {'output 0 of ' + t.grad_fn.name() if t.grad_fn else 'a leaf'}"
-                f", is at version {t._vc.value}; expected version {self.version} instead. Hint: the op was "
-                f"{node.name()} recorded at {node.where[0]}:{node.where[1]}; enable anomaly detection with "
+                f"[{t.type()} {list(t.shape)}]{origin} is at version {t._vc.value}; expected version {self.version} "
+                f"instead. Hint: the op was {where}; enable anomaly detection with "
                 "torch.autograd.set_detect_anomaly(True) to see its forward traceback.")
         return t
 
@@ -155,5 +157,10 @@ class _RemovableHandle:
         self.remove()
 
 
+_FIXED_NAMES = {"copy_slices": "CopySlices"}
+
+
 def _backward_name(op):
+    if op in _FIXED_NAMES:
+        return _FIXED_NAMES[op]
     return "".join(part[:1].upper() + part[1:] for part in op.split("_")) + "Backward0"

@@ -10,14 +10,19 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor
-from ._checks import broadcast_shapes, float_dtype_for, is_scalar
+from ..autograd.grad_mode import state
+from ._checks import broadcast_shapes, is_scalar
 from .registry import REGISTRY, commit_inplace, dispatch, register_op, tensor_method
 
 __all__ = []
 
 
-def _export(fn, name=None, method=True, inplace=True):
-    """Publish ``fn`` as ``framework.<name>``, ``Tensor.<name>`` and, for in-place, ``Tensor.<name>_``."""
+def _export(fn, name=None, method=True, inplace=True, saves_input=True):
+    """Publish ``fn`` as ``framework.<name>``, ``Tensor.<name>`` and, for in-place, ``Tensor.<name>_``.
+
+    ``saves_input``: the op keeps its input for backward, so under autograd the in-place variant
+    computes from a copy of ``self`` (the original values stay available, as in PyTorch).
+    """
     name = name or fn.__name__
     fn.__name__ = name
     __all__.append(name)
@@ -26,7 +31,11 @@ def _export(fn, name=None, method=True, inplace=True):
         setattr(Tensor, name, fn)
     if inplace:
         def inplace_method(self, *args, **kwargs):
-            return commit_inplace(self, fn(self, *args, **kwargs))
+            source = self
+            if saves_input and state.enabled and (self._requires_grad or any(
+                    isinstance(a, Tensor) and a._requires_grad for a in args)):
+                source = self.clone()
+            return commit_inplace(self, fn(source, *args, **kwargs))
         inplace_method.__name__ = name + "_"
         inplace_method.__doc__ = f"In-place version of :func:`{name}`."
         setattr(Tensor, name + "_", inplace_method)
@@ -41,6 +50,8 @@ def scalar_tensor_like(value, dtype, like):
     if dtype is _dtype.bfloat16:
         from .registry import to_bfloat16_bits
         array = to_bfloat16_bits(np.array(value, dtype=np.float32)).reshape(())
+    elif dtype.np.kind in "iu" and isinstance(value, int):
+        array = np.array(value, dtype=np.int64).astype(dtype.np)  # wraps around as PyTorch does (uint8 - 2)
     else:
         array = np.array(value, dtype=dtype.np)
     out = Tensor._wrap(array, dtype, like._device)
@@ -74,7 +85,7 @@ def _unary(name, derivative=None, kind="float", save_outputs=False, doc=None):
         return _finish(dispatch(op, (x,)), out)
 
     fn.__doc__ = doc or f"Elementwise {name} of ``input`` (``torch.{name}``)."
-    return _export(fn, name, inplace=kind != "bool")
+    return _export(fn, name, inplace=kind != "bool", saves_input=not save_outputs)
 
 
 def _x(node):
@@ -106,6 +117,8 @@ _unary("sigmoid", lambda n, g: g * n.saved[0] * (1 - n.saved[0]), save_outputs=T
 _unary("erf", lambda n, g: g * (2.0 / math.sqrt(math.pi)) * (-_x(n) ** 2).exp())
 _unary("erfc", lambda n, g: g * (-2.0 / math.sqrt(math.pi)) * (-_x(n) ** 2).exp())
 _unary("lgamma", lambda n, g: g * _x(n).digamma())
+_unary("digamma", lambda n, g: g * polygamma(1, _x(n)))  # noqa: F821
+_unary("erfinv", lambda n, g: g * (math.sqrt(math.pi) / 2) * (n.saved[0] ** 2).exp(), save_outputs=True)
 _unary("reciprocal", lambda n, g: -g * n.saved[0] ** 2, save_outputs=True)
 _unary("deg2rad", lambda n, g: g * (math.pi / 180))
 _unary("rad2deg", lambda n, g: g * (180 / math.pi))
@@ -117,7 +130,10 @@ _unary("floor", lambda n, g: g * 0, kind="same")
 _unary("ceil", lambda n, g: g * 0, kind="same")
 _unary("trunc", lambda n, g: g * 0, kind="same")
 _unary("frac", lambda n, g: g, kind="same")
+_unary("sinc", lambda n, g: g * _sinc_grad(_x(n)))
 _unary("isnan", kind="bool")
+_unary("isposinf", kind="bool")
+_unary("isneginf", kind="bool")
 _unary("isinf", kind="bool")
 _unary("isfinite", kind="bool")
 _unary("signbit", kind="bool")
@@ -165,6 +181,41 @@ def round(input, *, decimals=0, out=None):
 
 
 _export(round, "round")
+
+def _sinc_grad(x):
+    px = x * math.pi
+    d = (px.cos() * px - px.sin()) / (px * x)
+    return where(x == 0, x * 0, d)  # noqa: F821
+
+
+def isreal(input):
+    """True everywhere: real tensors have no imaginary part (``torch.isreal``)."""
+    return ones_like_bool(input)
+
+
+def ones_like_bool(input):
+    """An all-True bool tensor shaped like ``input``."""
+    return Tensor._wrap(np.ones(input._data.shape, dtype=np.bool_), _dtype.bool, input._device)
+
+
+_export(isreal, "isreal", inplace=False)
+
+_polygamma_op = register_op("polygamma", lambda n, g: g * polygamma(n.attrs["n"] + 1, _x(n)))
+
+
+def polygamma(n, input, *, out=None):
+    """The ``n``-th derivative of the digamma function (``torch.polygamma``)."""
+    if not isinstance(n, int) or isinstance(n, builtins.bool):
+        raise TypeError(f"polygamma(): argument 'n' (position 1) must be int, not {type(n).__name__}")
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    x = input if input.dtype.is_floating_point else input.to(_dtype.get_default_dtype())
+    return _finish(dispatch(_polygamma_op, (x,), {"n": n}), out)
+
+
+_export(polygamma, "polygamma", method=False, inplace=False)
+Tensor.polygamma = lambda self, n: polygamma(n, self)
+Tensor.polygamma_ = lambda self, n: commit_inplace(self, polygamma(n, self))
 
 _logit_op = register_op("logit", lambda n, g: _logit_grad(n, g))
 
@@ -234,11 +285,20 @@ def _binary(name, derivative=None, float_result=False, bool_result=False, kernel
 
     fn.__doc__ = doc or f"Elementwise {name} of ``input`` and ``other`` with broadcasting (``torch.{name}``)."
     if export:
-        _export(fn, name, inplace=not bool_result)
+        _export(fn, name, inplace=not bool_result, saves_input=save_inputs)
     return fn
 
 
-_binary("mul", lambda n, g: (g * n.saved[1], g * n.saved[0]))
+_binary("mul", lambda n, g: _mul_grad(n, g))
+
+
+def _mul_grad(node, g):
+    a, b = node.saved
+    needs = node.needs_input_grad
+    return (g * b if needs[0] else None, g * a if needs[1] else None)
+
+
+
 _binary("atan2", lambda n, g: _atan2_grad(n, g), float_result=True)
 _binary("hypot", lambda n, g: _hypot_grad(n, g))
 _binary("logaddexp", lambda n, g: _logaddexp_grad(n, g))
@@ -252,7 +312,7 @@ _binary("copysign", lambda n, g: (g * where(n.saved[0] == 0, g * 0, copysign(n.s
                                   g * 0), float_result=True)
 _binary("remainder", lambda n, g: (g, -g * (n.saved[0] / n.saved[1]).floor()))
 _binary("fmod", lambda n, g: (g, -g * (n.saved[0] / n.saved[1]).trunc()))
-_binary("nextafter", None)
+_binary("nextafter", lambda n, g: (g, None), save_inputs=False)
 for _cmp in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"):
     _binary(_cmp, bool_result=True)
 for _bit in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift"):
@@ -344,15 +404,24 @@ def rsub(input, other, *, alpha=1):
     return sub(other, input, alpha=alpha)
 
 
-_export(add, "add")
-_export(sub, "sub")
+_export(add, "add", saves_input=False)
+_export(sub, "sub", saves_input=False)
 _export(rsub, "rsub", inplace=False)
 globals()["subtract"] = sub
 Tensor.subtract = sub
 Tensor.subtract_ = Tensor.sub_
 __all__.append("subtract")
 
-_div_op = register_op("div", lambda n, g: (g / n.saved[1], -g * n.saved[0] / (n.saved[1] * n.saved[1])))
+_div_op = register_op("div", lambda n, g: _div_grad(n, g))
+
+
+def _div_grad(node, g):
+    a, b = node.saved
+    needs = node.needs_input_grad
+    return (g / b if needs[0] else None, -g * a / (b * b) if needs[1] else None)
+
+
+
 _div_floor_op = register_op("div_floor", lambda n, g: (g * 0, g * 0))
 _div_trunc_op = register_op("div_trunc", lambda n, g: (g * 0, g * 0))
 
@@ -412,9 +481,85 @@ def pow(input, exponent, *, out=None):
 
 
 _export(pow, "pow")
-globals()["float_power"] = lambda input, exponent: pow(  # noqa: E731
-    input.double() if isinstance(input, Tensor) else input,
-    exponent.double() if isinstance(exponent, Tensor) else builtins.float(exponent))
+
+
+def float_power(input, exponent, *, out=None):
+    """``input ** exponent`` computed in float64 (``torch.float_power``)."""
+    return pow(input.double() if isinstance(input, Tensor) else builtins.float(input),
+               exponent.double() if isinstance(exponent, Tensor) else builtins.float(exponent), out=out)
+
+
+def _float_power_(self, exponent):
+    if self.dtype is not _dtype.float64:
+        raise RuntimeError(f"the base given to float_power_ has dtype {self.dtype.name.capitalize()} but the "
+                           "operation's result requires dtype Double")
+    return commit_inplace(self, float_power(self, exponent))
+
+
+_export(float_power, "float_power", inplace=False)
+Tensor.float_power_ = _float_power_
+
+
+def ldexp(input, other, *, out=None):
+    """``input * 2 ** other`` (``torch.ldexp``)."""
+    return mul(input, pow(2.0, other), out=out)  # noqa: F821
+
+
+_export(ldexp, "ldexp")
+_heaviside_op = register_op("heaviside")
+
+
+def heaviside(input, values, *, out=None):
+    """Step function: 0 below zero, 1 above, ``values`` at zero (``torch.heaviside``)."""
+    if not isinstance(values, Tensor):
+        raise TypeError(f"heaviside(): argument 'values' (position 2) must be Tensor, not {type(values).__name__}")
+    if input.dtype is not values.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
+    broadcast_shapes(input._data.shape, values._data.shape, "heaviside")
+    return _finish(dispatch(_heaviside_op, (input, values)), out)
+
+
+_export(heaviside, "heaviside")
+
+
+# ----- closeness -----------------------------------------------------------------------------------
+_isclose_op = register_op("isclose")
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise ``|input - other| <= atol + rtol * |other|`` (equal infinities are close)."""
+    for arg, value in (("input", input), ("other", other)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"isclose(): argument '{arg}' (position {1 if arg == 'input' else 2}) must be Tensor, "
+                            f"not {type(value).__name__}")
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"{_type_name(input.dtype)} did not match {_type_name(other.dtype)}")
+    if rtol < 0:
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}")
+    if atol < 0:
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol}")
+    broadcast_shapes(input._data.shape, other._data.shape, "isclose")
+    return dispatch(_isclose_op, (input, other), {"rtol": rtol, "atol": atol, "equal_nan": bool(equal_nan)})
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Whether every element of ``input`` is close to ``other`` (see ``isclose``), as a Python bool."""
+    return builtins.bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+def equal(input, other):
+    """True when both tensors have the same shape and the same values."""
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        bad = other if isinstance(input, Tensor) else input
+        raise TypeError(f"equal(): argument 'other' must be Tensor, not {type(bad).__name__}")
+    if input.shape != other.shape:
+        return False
+    return builtins.bool(eq(input, other)._data.all())  # noqa: F821
+
+
+_export(isclose, "isclose", inplace=False)
+_export(allclose, "allclose", inplace=False)
+_export(equal, "equal", inplace=False)
 
 
 # ----- ternary and clamp --------------------------------------------------------------------------
@@ -444,7 +589,13 @@ def _type_name(d):
     return _type_word(d)
 
 
-_export(where, "where", inplace=False)
+_export(where, "where", method=False, inplace=False)
+
+
+@tensor_method("where")
+def _where_method(self, condition, other):
+    """``self`` where ``condition`` holds, else ``other`` (the method puts the condition second)."""
+    return where(condition, self, other)
 
 _lerp_op = register_op("lerp", lambda n, g: (g * (1 - n.saved[2]), g * n.saved[2],
                                              g * (n.saved[1] - n.saved[0])))
@@ -460,6 +611,28 @@ def lerp(input, end, weight, *, out=None):
 
 
 _export(lerp, "lerp")
+
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    """``input + value * tensor1 * tensor2`` (``torch.addcmul``)."""
+    product = mul(tensor1, tensor2)  # noqa: F821
+    return add(input, product if value == 1 else mul(product, value), out=out)  # noqa: F821
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    """``input + value * tensor1 / tensor2`` (``torch.addcdiv``); integer division is refused as in PyTorch."""
+    if not tensor1.dtype.is_floating_point and not tensor2.dtype.is_floating_point:
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future release addcdiv "
+                           "will perform a true division of tensor1 and tensor2. The historic addcdiv behavior can "
+                           "be implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for "
+                           "integer inputs and as (input + value * tensor1 / tensor2) for float inputs. The future "
+                           "addcdiv behavior is just the latter implementation: (input + value * tensor1 / tensor2), "
+                           "for all dtypes.")
+    quotient = div(tensor1, tensor2)
+    return add(input, quotient if value == 1 else mul(quotient, value), out=out)  # noqa: F821
+
+
+_export(addcmul, "addcmul")
+_export(addcdiv, "addcdiv")
 
 _clamp_op = register_op("clamp", lambda n, g: _clamp_grad(n, g))
 
@@ -515,25 +688,27 @@ def _reflected(fn):
     return lambda self, other: fn(other, self)
 
 
-Tensor.__add__ = lambda self, other: add(self, other)
+Tensor.__add__ = add
 Tensor.__radd__ = _reflected(add)
 Tensor.__iadd__ = lambda self, other: Tensor.add_(self, other)
-Tensor.__sub__ = lambda self, other: sub(self, other)
+Tensor.__sub__ = sub
 Tensor.__rsub__ = _reflected(sub)
 Tensor.__isub__ = lambda self, other: Tensor.sub_(self, other)
-Tensor.__mul__ = lambda self, other: mul(self, other)  # noqa: F821
+Tensor.__mul__ = mul  # noqa: F821
 Tensor.__rmul__ = _reflected(mul)  # noqa: F821
 Tensor.__imul__ = lambda self, other: Tensor.mul_(self, other)
-Tensor.__truediv__ = lambda self, other: div(self, other)
+Tensor.__truediv__ = div
 Tensor.__rtruediv__ = _reflected(div)
+Tensor.__rdiv__ = Tensor.__rtruediv__
+Tensor.__div__ = Tensor.__truediv__
 Tensor.__itruediv__ = lambda self, other: Tensor.div_(self, other)
-Tensor.__floordiv__ = lambda self, other: floor_divide(self, other)
+Tensor.__floordiv__ = floor_divide
 Tensor.__rfloordiv__ = _reflected(floor_divide)
 Tensor.__ifloordiv__ = lambda self, other: Tensor.floor_divide_(self, other)
-Tensor.__mod__ = lambda self, other: remainder(self, other)  # noqa: F821
+Tensor.__mod__ = remainder  # noqa: F821
 Tensor.__rmod__ = _reflected(remainder)  # noqa: F821
 Tensor.__imod__ = lambda self, other: Tensor.remainder_(self, other)
-Tensor.__pow__ = lambda self, other: pow(self, other)
+Tensor.__pow__ = pow
 Tensor.__rpow__ = _reflected(pow)
 Tensor.__ipow__ = lambda self, other: Tensor.pow_(self, other)
 Tensor.__neg__ = lambda self: neg(self)  # noqa: F821
@@ -541,10 +716,10 @@ Tensor.__pos__ = lambda self: self
 Tensor.__abs__ = lambda self: abs(self)  # noqa: F821
 Tensor.__eq__ = lambda self, other: eq(self, other) if isinstance(other, Tensor) or is_scalar(other) else False  # noqa: F821,E501
 Tensor.__ne__ = lambda self, other: ne(self, other) if isinstance(other, Tensor) or is_scalar(other) else True  # noqa: F821,E501
-Tensor.__lt__ = lambda self, other: lt(self, other)  # noqa: F821
-Tensor.__le__ = lambda self, other: le(self, other)  # noqa: F821
-Tensor.__gt__ = lambda self, other: gt(self, other)  # noqa: F821
-Tensor.__ge__ = lambda self, other: ge(self, other)  # noqa: F821
+Tensor.__lt__ = lt  # noqa: F821
+Tensor.__le__ = le  # noqa: F821
+Tensor.__gt__ = gt  # noqa: F821
+Tensor.__ge__ = ge  # noqa: F821
 Tensor.__hash__ = lambda self: id(self)
 
 

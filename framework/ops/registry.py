@@ -21,7 +21,11 @@ _float32_np = np.dtype(np.float32)
 
 
 class Op:
-    """One op: kernel name, derivative ``fn(node, *grads) -> grads per input``, and what backward saves."""
+    """One op: kernel name, derivative ``fn(node, *grads) -> grads per input``, and what backward saves.
+
+    ``save_inputs``: True (all inputs), False, or "others" (input i is saved only when another input
+    needs a gradient: for derivatives where input i's gradient never reads input i itself).
+    """
 
     __slots__ = ("name", "kernel", "derivative", "save_inputs", "save_outputs", "is_view", "differentiable_inputs",
                  "kernels")
@@ -152,7 +156,13 @@ def record(op, inputs, attrs, outs):
                   for i, t in enumerate(inputs))
     meta = tuple((t.shape, t.dtype) for t in inputs)
     saved = ()
-    if op.save_inputs:
+    if op.save_inputs == "others":
+        # the derivative for each input reads only the other inputs (mul): save an input only if
+        # some other input wants a gradient, so x * 3 does not pin x's version
+        wants = [e is not None for e in edges]
+        saved = tuple(SavedTensor(t) if any(w for j, w in enumerate(wants) if j != i) else None
+                      for i, t in enumerate(inputs))
+    elif op.save_inputs:
         saved = tuple(SavedTensor(t) for t in inputs)
     if op.save_outputs:
         saved = saved + tuple(SavedTensor(o) for o in outs)

@@ -166,6 +166,8 @@ def permute(input, *dims):
 def transpose(input, dim0, dim1):
     """Swap dims ``dim0`` and ``dim1``."""
     d0, d1 = wrap_dim(dim0, input.ndim), wrap_dim(dim1, input.ndim)
+    if input.ndim == 0:
+        return dispatch(_view_op, (input,), {"shape": ()})
     dims = list(range(input.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
     return dispatch(_permute_op, (input,), {"dims": tuple(dims)})
@@ -421,7 +423,7 @@ def copy_slices(base, view_tensor, value):
     chain = view_tensor._view_fn
     from .registry import leaf_edge
     from ..autograd.node import Node
-    edges = (leaf_edge(base) if base._requires_grad else None, leaf_edge(value))
+    edges = (leaf_edge(base) if base._requires_grad else None, leaf_edge(value) if value._requires_grad else None)
     meta = ((base.shape, base.dtype), (value.shape, value.dtype))
     node = Node("copy_slices", _copy_slices_op.derivative, {"chain": chain}, edges, meta, 1, ())
     base.grad_fn, base._out_index, base._requires_grad = node, 0, True
@@ -430,3 +432,30 @@ def copy_slices(base, view_tensor, value):
         current = dispatch(op, (current,), attrs)
     op, attrs = chain[-1]
     record(op, (current,), attrs, [view_tensor])
+
+
+def _inplace_view(self, view):
+    """Make ``self`` become ``view`` of its old value in place (``t_``, ``squeeze_``, ...)."""
+    from ..autograd.grad_mode import state
+    if state.enabled and self._requires_grad and self.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    self._data = view._data
+    self._vc.value += 1
+    if view.grad_fn is not None:
+        self.grad_fn, self._out_index = view.grad_fn, view._out_index
+    if self._base is not None:
+        self._view_fn = view._view_fn
+    return self
+
+
+def _attach_inplace_view(name, fn):
+    def method(self, *args, **kwargs):
+        return _inplace_view(self, fn(self, *args, **kwargs))
+    method.__name__ = name
+    method.__doc__ = f"In-place version of :func:`{fn.__name__}`: changes this tensor's shape and strides."
+    setattr(Tensor, name, method)
+
+
+for _name, _fn in (("t_", t), ("transpose_", transpose), ("swapdims_", transpose), ("swapaxes_", transpose),
+                   ("squeeze_", squeeze), ("unsqueeze_", unsqueeze), ("as_strided_", as_strided)):
+    _attach_inplace_view(_name, _fn)

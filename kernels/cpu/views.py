@@ -13,15 +13,41 @@ def _view(x, shape):
 
 
 def _view_backward(g, shape, view, view_attrs):
-    """Gradient of a view: zeros of the base's shape with ``g`` written through the same view."""
+    """Gradient of a view: zeros of the base's shape with ``g`` added through the same view.
+
+    Windows of ``unfold`` and ``as_strided`` may overlap, so their gradient is summed per base
+    element (bincount over the element indices each view position reads).
+    """
+    if view in ("unfold", "as_strided"):
+        size = int(np.prod(shape))
+        index = KERNELS[view](np.arange(size).reshape(shape), **view_attrs)
+        summed = np.bincount(index.reshape(-1), weights=np.broadcast_to(g, index.shape).reshape(-1), minlength=size)
+        return summed.astype(g.dtype, copy=False).reshape(shape)
     out = np.zeros(shape, dtype=g.dtype)
-    region = KERNELS[view](out, **view_attrs)
-    region[...] = g
+    KERNELS[view](out, **view_attrs)[...] = g
     return out
 
 
+def _slice(x, key):
+    out = x[key]
+    # all-integer keys give a numpy scalar (a copy); the Ellipsis keeps a 0-d view instead
+    return out if isinstance(out, np.ndarray) else x[key + (Ellipsis,)]
+
+
 def _diagonal(x, offset=0, dim1=0, dim2=1):
-    return np.diagonal(x, offset, dim1, dim2)
+    """A writable diagonal view (np.diagonal's is read-only), the diagonal in the last dim."""
+    n1, n2 = x.shape[dim1], x.shape[dim2]
+    length = max(0, min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2))
+    start = [0] * x.ndim
+    if length:
+        start[dim1], start[dim2] = max(0, -offset), max(0, offset)
+        base = x[tuple(slice(s, None) for s in start)]
+    else:
+        base = x
+    rest = [d for d in range(x.ndim) if d not in (dim1, dim2)]
+    shape = tuple(x.shape[d] for d in rest) + (length,)
+    strides = tuple(x.strides[d] for d in rest) + (x.strides[dim1] + x.strides[dim2],)
+    return np.lib.stride_tricks.as_strided(base, shape=shape, strides=strides)
 
 
 def _as_strided(x, size, stride, storage_offset=0):
@@ -43,7 +69,7 @@ KERNELS = {
     "reshape": lambda x, shape: np.reshape(x, shape),
     "permute": lambda x, dims: np.transpose(x, dims),
     "expand": lambda x, shape: np.broadcast_to(x, shape),
-    "slice": lambda x, key: x[key],
+    "slice": _slice,
     "diagonal": _diagonal,
     "as_strided": _as_strided,
     "unfold": _unfold,
