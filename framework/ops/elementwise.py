@@ -289,7 +289,7 @@ def _binary(name, derivative=None, float_result=False, bool_result=False, kernel
     return fn
 
 
-_binary("mul", lambda n, g: _mul_grad(n, g))
+_binary("mul", lambda n, g: _mul_grad(n, g), save_inputs="others")
 
 
 def _mul_grad(node, g):

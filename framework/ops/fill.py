@@ -1,41 +1,32 @@
-"""In-place fills: fill_, zero_."""
-import numpy as np
-
+"""Fills: fill, fill_, zero_ (differentiable: zero gradient to the filled tensor, the sum to a tensor value)."""
 from .._tensor import Tensor
-from .registry import commit_inplace, tensor_method
+from .elementwise import scalar_tensor_like
+from .registry import commit_inplace, dispatch, register_op, tensor_method
 
-__all__ = ["fill", "zero_"]
+__all__ = ["fill", "fill_", "zero_"]
+
+_fill_op = register_op("fill", lambda n, g: (g * 0, g.sum()), save_inputs=False)
 
 
-@tensor_method("fill_")
-def fill_(self, value):
-    """Fill self with ``value`` (a number or a 0-d tensor) in place."""
-    from ..autograd.grad_mode import state
+def fill(input, value):
+    """A tensor shaped like ``input`` holding ``value`` (a number or a 0-d tensor) everywhere."""
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} "
                                "dimensions.")
-        if state.enabled and value.requires_grad:
-            return commit_inplace(self, value.to(self.dtype).expand(self.shape).clone())
-        value = value.item()
-    if state.enabled and self.requires_grad:
-        return commit_inplace(self, self.detach().new_full(self.shape, value) if hasattr(self, "new_full")
-                              else Tensor._wrap(np.full(self._data.shape, value, dtype=self._data.dtype), self.dtype))
-    if self.dtype.name == "bfloat16":
-        from .registry import to_bfloat16_bits
-        self._data[...] = to_bfloat16_bits(np.array(value, dtype=np.float32))
+        value = value.to(input.dtype)
     else:
-        self._data[...] = value
-    self._vc.value += 1
-    return self
+        value = scalar_tensor_like(value, input.dtype, input)
+    return dispatch(_fill_op, (input, value))
+
+
+@tensor_method("fill_")
+def fill_(self, value):
+    """Fill self with ``value`` in place."""
+    return commit_inplace(self, fill(self, value))
 
 
 @tensor_method("zero_")
 def zero_(self):
     """Fill self with zeros in place."""
-    return fill_(self, 0)
-
-
-def fill(input, value):
-    """A copy of ``input`` filled with ``value``."""
-    return fill_(input.clone(), value)
+    return commit_inplace(self, fill(self, 0))

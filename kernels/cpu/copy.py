@@ -7,3 +7,10 @@ def _clone(x):
 
 
 KERNELS = {"clone": _clone}
+
+
+def _fill(x, value):
+    return np.full(x.shape, value, dtype=x.dtype)
+
+
+KERNELS["fill"] = _fill
