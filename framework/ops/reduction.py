@@ -15,9 +15,8 @@ __all__ = ["sum", "nansum", "mean", "nanmean", "prod", "amax", "amin", "aminmax"
 
 def expand_reduced(g, shape, dims, keepdim):
     """Broadcast a reduction's gradient ``g`` back over the reduced ``dims`` of ``shape``."""
-    if not keepdim and dims:
-        for d in sorted(dims):
-            g = g.unsqueeze(d)
+    if not keepdim and dims and len(dims) < len(shape):  # a 0-d gradient (all dims reduced) expands as is
+        g = g.reshape(tuple(1 if d in dims else s for d, s in enumerate(shape)))
     return g.expand(shape)
 
 
