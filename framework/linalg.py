@@ -4,6 +4,7 @@ Each decomposition is an op whose kernel is LAPACK (through numpy) and whose der
 with framework ops, so it runs through the same dispatch and is differentiable again.
 """
 import builtins
+import math
 
 import numpy as np
 
@@ -14,9 +15,10 @@ from .ops.elementwise import where
 from .ops.matmul import _linalg_cross, _word, matmul, norm_backward
 from .ops.registry import dispatch, register_op
 
-__all__ = ["LinAlgError", "vector_norm", "matrix_norm", "norm", "inv", "inv_ex", "det", "slogdet", "solve",
-           "cholesky", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv", "matrix_rank", "matrix_power", "cross",
-           "multi_dot", "matmul", "vecdot"]
+__all__ = ["LinAlgError", "vector_norm", "matrix_norm", "norm", "cond", "inv", "inv_ex", "det", "slogdet", "solve",
+           "solve_ex", "solve_triangular", "tensorinv", "tensorsolve", "cholesky", "cholesky_ex", "qr", "eigh",
+           "eigvalsh", "svd", "svdvals", "pinv", "matrix_rank", "matrix_power", "cross", "multi_dot", "matmul",
+           "vecdot", "vander", "diagonal"]
 
 
 class LinAlgError(RuntimeError):
@@ -25,7 +27,9 @@ class LinAlgError(RuntimeError):
 
 for _name, _fields in (("linalg_slogdet", ("sign", "logabsdet")), ("slogdet", ("sign", "logabsdet")),
                        ("linalg_eigh", ("eigenvalues", "eigenvectors")), ("linalg_qr", ("Q", "R")),
-                       ("linalg_svd", ("U", "S", "Vh")), ("linalg_inv_ex", ("inverse", "info"))):
+                       ("linalg_svd", ("U", "S", "Vh")), ("linalg_inv_ex", ("inverse", "info")),
+                       ("linalg_solve_ex", ("result", "info")), ("linalg_cholesky_ex", ("L", "info")),
+                       ("svd", ("U", "S", "V")), ("qr", ("Q", "R"))):
     if not hasattr(return_types, _name):
         return_types._make(_name, _fields)
 
@@ -147,7 +151,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     """A matrix norm: 'fro', 'nuc', inf, -inf, 1, -1, 2 or -2 over the two ``dim`` (``torch.linalg.matrix_norm``)."""
     _floating_input(A, "linalg.matrix_norm")
     if A.ndim < 2:
-        raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
     if dtype is not None:
         A = A.to(_dtype.to_dtype(dtype))
     dims = wrap_dims(dim, A.ndim, "linalg.matrix_norm")
@@ -534,3 +538,98 @@ def multi_dot(tensors, *, out=None):
 def vecdot(x, y, *, dim=-1, out=None):
     """Dot product of vectors along ``dim`` with broadcasting (``torch.linalg.vecdot``)."""
     return _finish((x * y).sum(dim), out)
+
+
+def _with_info(fn, A, check_errors):
+    """``(fn(), info)`` for the ``*_ex`` variants: info is 0 per matrix, or 1 with NaN results on failure."""
+    info_shape = A.shape[:-2]
+    try:
+        result = fn()
+        info = np.zeros(info_shape, dtype=np.int32)
+    except LinAlgError:
+        if check_errors:
+            raise
+        result = None
+        info = np.ones(info_shape, dtype=np.int32)
+    return result, Tensor._wrap(info)
+
+
+def solve_ex(A, B, *, left=True, check_errors=False, out=None):
+    """``(result, info)``: ``solve`` that reports a singular ``A`` in ``info`` instead of raising."""
+    result, info = _with_info(lambda: solve(A, B, left=left), A, check_errors)
+    if result is None:
+        result = solve(A * 0 + _eye(A.shape[-1], A), B, left=left) * float("nan")
+    return _finish(return_types.named("linalg_solve_ex", result, info), out)
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
+    """``(L, info)``: ``cholesky`` that reports a non-positive-definite ``A`` in ``info`` instead of raising."""
+    result, info = _with_info(lambda: cholesky(A, upper=upper), A, check_errors)
+    if result is None:
+        result = A * float("nan")
+    return _finish(return_types.named("linalg_cholesky_ex", result, info), out)
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
+    """Solve ``A X = B`` (or ``X A = B``) reading only the upper or lower triangle of ``A``."""
+    _square(A, "linalg.solve_triangular")
+    if B.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 dimensions.")
+    n = A.shape[-1]
+    mask = _tril_mask(n, A, -1 if unitriangular else 0)
+    tri = A * (mask.mT if upper else mask)
+    if unitriangular:
+        tri = tri + _eye(n, A)
+    return _finish(solve(tri, B, left=left), out)
+
+
+def tensorinv(A, ind=2, *, out=None):
+    """Inverse of ``A`` as a linear map from its first ``ind`` dims to the rest (``torch.linalg.tensorinv``)."""
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    rows, cols = math.prod(A.shape[:ind]), math.prod(A.shape[ind:])
+    if rows != cols:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {cols} != {rows}")
+    return _finish(inv(A.reshape(rows, cols)).reshape(tuple(A.shape[ind:]) + tuple(A.shape[:ind])), out)
+
+
+def tensorsolve(A, B, dims=None, *, out=None):
+    """The ``X`` with ``tensordot(A, X, X.ndim) == B`` (``torch.linalg.tensorsolve``)."""
+    if dims is not None:
+        dims = [d % A.ndim for d in dims]
+        A = A.permute(*[d for d in range(A.ndim) if d not in dims], *dims)
+    rest = tuple(A.shape[B.ndim:])
+    X = solve(A.reshape(B.numel(), math.prod(rest)), B.reshape(B.numel()))
+    return _finish(X.reshape(rest), out)
+
+
+def cond(A, p=None, *, out=None):
+    """Condition number of ``A`` in the ``p`` norm (the 2-norm by default) (``torch.linalg.cond``)."""
+    _matrix(A, "linalg.cond")
+    if p is None or p in (2, -2):
+        s = svdvals(A)
+        big, small = s.narrow(-1, 0, 1).squeeze(-1), s.narrow(-1, s.shape[-1] - 1, 1).squeeze(-1)
+        return _finish(small / big if p == -2 else big / small, out)
+    return _finish(matrix_norm(A, p) * matrix_norm(inv(A), p), out)
+
+
+def vander(x, *, N=None):
+    """Columns ``x**0, x**1, ..., x**(N-1)`` along a new last dim (``torch.linalg.vander``)."""
+    from . import cat
+    if x.ndim == 0:
+        x = x.unsqueeze(0)
+    N = x.shape[-1] if N is None else N
+    if N < 1:
+        raise RuntimeError("N must be greater than 1.")
+    ones = (x * 0 + 1).unsqueeze(-1)
+    if N == 1:
+        return ones
+    # running products, not pow: exact for integers and differentiable at x = 0
+    powers = x.unsqueeze(-1).expand(tuple(x.shape) + (N - 1,)).cumprod(-1)
+    return cat([ones, powers], -1)
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    """The diagonal of each matrix in ``A`` (a view) (``torch.linalg.diagonal``)."""
+    return A.diagonal(offset, dim1, dim2)

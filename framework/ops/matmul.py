@@ -16,7 +16,8 @@ from .registry import commit_inplace, dispatch, register_op, tensor_method
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv", "addbmm",
            "baddbmm", "addr", "einsum", "tensordot", "cross", "kron", "chain_matmul", "cdist", "dist",
-           "inverse", "det", "logdet", "slogdet", "matrix_power"]
+           "inverse", "det", "logdet", "slogdet", "matrix_power", "cholesky", "cholesky_solve", "cholesky_inverse",
+           "svd", "qr", "pinverse"]
 
 # the names PyTorch's C++ messages use for dtypes ("float != double")
 _C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
@@ -57,20 +58,15 @@ def _sizes(shape):
 
 def _check_expandable(shape, target):
     """PyTorch's error when ``input`` of an add* op cannot be expanded to the product's shape."""
-    if len(shape) <= len(target):
-        lead = len(target) - len(shape)
-        for i, s in enumerate(shape):
-            if s != 1 and s != target[lead + i]:
-                break
-        else:
-            return
-        dim = lead + i
-    else:
-        dim = 0
-    existing = shape[dim - len(target) + len(shape)] if len(shape) <= len(target) else shape[0]
-    raise RuntimeError(f"The expanded size of the tensor ({target[dim] if dim < len(target) else 0}) must match the "
-                       f"existing size ({existing}) at non-singleton dimension {dim}.  Target sizes: {list(target)}."
-                       f"  Tensor sizes: {list(shape)}")
+    if len(shape) > len(target):
+        raise RuntimeError(f"The number of sizes provided ({len(target)}) must be greater or equal to the number of "
+                           f"dimensions in the tensor ({len(shape)})")
+    lead = len(target) - len(shape)
+    for i, s in enumerate(shape):
+        if s != 1 and s != target[lead + i]:
+            raise RuntimeError(f"The expanded size of the tensor ({target[lead + i]}) must match the existing size "
+                               f"({s}) at non-singleton dimension {lead + i}.  Target sizes: {list(target)}.  "
+                               f"Tensor sizes: {list(shape)}")
 
 
 # ----- the two GEMM primitives ---------------------------------------------------------------------
@@ -755,8 +751,8 @@ def det(input):
 @tensor_method("slogdet")
 def slogdet(input):
     """Sign and log-absolute-determinant (``torch.slogdet``)."""
-    from .. import linalg
-    return linalg.slogdet(input)
+    from .. import linalg, return_types
+    return return_types.named("slogdet", *linalg.slogdet(input))
 
 
 @tensor_method("logdet")
@@ -773,3 +769,56 @@ def matrix_power(input, n):
     """``input`` raised to the integer power ``n`` (``torch.matrix_power``)."""
     from .. import linalg
     return linalg.matrix_power(input, n)
+
+
+@tensor_method("cholesky")
+def cholesky(input, upper=False, *, out=None):
+    """Cholesky factor of symmetric positive-definite matrices (``torch.cholesky``)."""
+    from .. import linalg
+    return linalg.cholesky(input, upper=upper, out=out)
+
+
+@tensor_method("cholesky_solve")
+def cholesky_solve(input, input2, upper=False, *, out=None):
+    """Solve ``A X = input`` given the Cholesky factor ``input2`` of ``A`` (``torch.cholesky_solve``)."""
+    from .. import linalg
+    L = input2.mT if upper else input2
+    return _finish(linalg.solve(matmul(L, L.mT), input), out)
+
+
+@tensor_method("cholesky_inverse")
+def cholesky_inverse(input, upper=False, *, out=None):
+    """Inverse of ``A`` from its Cholesky factor ``input`` (``torch.cholesky_inverse``)."""
+    from .. import linalg
+    L = input.mT if upper else input
+    return _finish(linalg.inv(matmul(L, L.mT)), out)
+
+
+@tensor_method("svd")
+def svd(input, some=True, compute_uv=True, *, out=None):
+    """``(U, S, V)`` with ``input = U diag(S) V^T`` (``torch.svd``; note V, not Vh)."""
+    from .. import linalg, return_types
+    from .._creation import zeros
+    if not compute_uv:
+        S = linalg.svdvals(input)
+        m, n = input.shape[-2], input.shape[-1]
+        U = zeros(tuple(input.shape[:-2]) + (m, m), dtype=input.dtype)
+        V = zeros(tuple(input.shape[:-2]) + (n, n), dtype=input.dtype)
+        return _finish(return_types.named("svd", U, S, V), out)
+    U, S, Vh = linalg.svd(input, full_matrices=not some)
+    return _finish(return_types.named("svd", U, S, Vh.mT), out)
+
+
+@tensor_method("qr")
+def qr(input, some=True, *, out=None):
+    """``(Q, R)`` (``torch.qr``; ``some=False`` gives the complete decomposition)."""
+    from .. import linalg, return_types
+    Q, R = linalg.qr(input, "reduced" if some else "complete")
+    return _finish(return_types.named("qr", Q, R), out)
+
+
+@tensor_method("pinverse")
+def pinverse(input, rcond=1e-15):
+    """Moore-Penrose pseudo-inverse with relative cut-off ``rcond`` (``torch.pinverse``)."""
+    from .. import linalg
+    return linalg.pinv(input, rtol=rcond)
