@@ -223,12 +223,26 @@ def _rebase_history(target, result):
     """Move ``target`` on the tape to ``result``'s node; for a view, rewrite its base through CopySlices."""
     base = target._base
     if base is None or not (base._requires_grad or result._requires_grad):
+        if target._requires_grad and not result._requires_grad and target.dtype.is_floating_point:
+            result = _overwritten(target, result)
         target.grad_fn = result.grad_fn
         target._out_index = result._out_index
         target._requires_grad = result._requires_grad
         return
     from .view_ops import copy_slices
     copy_slices(base, target, result)
+
+
+_overwrite_op = Op("copy", lambda n, g: (g * 0, None), save_inputs=False)
+
+
+def _overwritten(target, constant):
+    """``constant`` recorded as overwriting ``target``: PyTorch keeps requires_grad, the old values get zero grad."""
+    old = Tensor._wrap(target._data, target.dtype, target._device)
+    old.grad_fn, old._out_index, old._requires_grad = target.grad_fn, target._out_index, True
+    out = Tensor._wrap(constant._data, constant.dtype, constant._device)
+    record(_overwrite_op, (old, constant), None, [out])
+    return out
 
 
 def _type_word(d):

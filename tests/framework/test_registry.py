@@ -88,3 +88,14 @@ def test_bfloat16_computes_in_float32_and_rounds():
     assert y.dtype is framework.bfloat16 and y._data.dtype == np.uint16
     # 1/3 rounded to bfloat16 (8 significant bits) is 0.333984375
     assert y.tolist() == [0.333984375, 1.0]
+
+
+def test_overwriting_a_graph_tensor_keeps_requires_grad_with_zero_gradient():
+    torch = pytest.importorskip("torch")
+    for make in (framework, torch):
+        a = make.ones(2, requires_grad=True)
+        x = a.clone()
+        x.copy_(make.zeros(2))
+        assert x.requires_grad
+        x.sum().backward()
+        assert a.grad.tolist() == [0.0, 0.0]
