@@ -111,7 +111,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None, ac
                 if not isinstance(g, Tensor):
                     raise TypeError(f"{node.name()} returned a gradient of type {type(g).__name__}, expected a Tensor")
                 shape, dtype = meta
-                if g.shape != shape:
+                if g._data.shape != shape:
                     try:
                         g = _sum_to_shape(g, shape)
                     except Exception:
