@@ -1,0 +1,1 @@
+"""Reference instruction schedules (the streams a framework lowering is expected to produce)."""
