@@ -15,6 +15,7 @@ import numpy as np
 from kernels.cpu import mt19937 as _mt
 
 from .. import _dtype
+from .._creation import _finish
 from .._device import to_device
 from .._tensor import Tensor
 from ..autograd.grad_mode import state as _grad_state
@@ -120,16 +121,6 @@ def _is_contiguous(array):
             return False
         expected *= size
     return True
-
-
-def _finish(array, dtype, device, requires_grad):
-    out = Tensor._wrap(array, dtype)
-    device = to_device(device)
-    if device.type != "cpu":
-        out = out.to(device)
-    if requires_grad:
-        out.requires_grad_(True)
-    return out
 
 
 def _check_inplace(self):
