@@ -154,7 +154,7 @@ def record(op, inputs, attrs, outs):
     diff = op.differentiable_inputs
     edges = tuple(leaf_edge(t) if t._requires_grad and (diff is None or i in diff) else None
                   for i, t in enumerate(inputs))
-    meta = tuple((t.shape, t.dtype) for t in inputs)
+    meta = tuple((t._data.shape, t.dtype) for t in inputs)
     saved = ()
     if op.save_inputs == "others":
         # the derivative for each input reads only the other inputs (mul): save an input only if
