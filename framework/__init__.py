@@ -15,6 +15,9 @@ from .nn.functional import activation as _activation
 
 globals().update({_name: getattr(_activation, _name) for _name in _activation.TOP_LEVEL})  # torch.relu, ...
 from . import linalg  # noqa: F401
+from . import special  # noqa: F401
+from . import masked  # noqa: F401
+from . import signal  # noqa: F401
 from . import cuda  # noqa: F401
 from ._formatting import set_printoptions  # noqa: F401
 

@@ -563,7 +563,7 @@ _export(equal, "equal", inplace=False)
 
 
 # ----- ternary and clamp --------------------------------------------------------------------------
-_where_op = register_op("where", lambda n, g: (None, where(n.saved[0], g, g * 0), where(n.saved[0], g * 0, g)),
+_where_op = register_op("where", lambda n, g: (None, where(n.saved[0], g, 0.0), where(n.saved[0], 0.0, g)),
                         differentiable_inputs=(1, 2))
 
 
