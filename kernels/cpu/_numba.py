@@ -14,6 +14,14 @@ class _LazyJit:
             compiled = self.compiled = numba.njit(cache=True, **self.options)(self.fn)
         return compiled(*args)
 
+    @property
+    def _numba_type_(self):
+        """Lets other jitted loops call this kernel: Numba asks for its type while compiling the caller."""
+        import numba
+        if self.compiled is None:
+            self.compiled = numba.njit(cache=True, **self.options)(self.fn)
+        return numba.types.Dispatcher(self.compiled)
+
 
 def jit(fn=None, **options):
     """Like ``numba.njit(cache=True, **options)`` but compiled only when first called."""

@@ -8,25 +8,8 @@ import math
 
 import numpy as np
 
-from ._numba import _LazyJit, jit
+from ._numba import jit
 
-
-class _Inlinable(_LazyJit):
-    """A lazily compiled scalar helper that other Numba loops may call (Numba types it via ``_numba_type_``)."""
-
-    __slots__ = ()
-
-    @property
-    def _numba_type_(self):
-        import numba
-        if self.compiled is None:
-            self.compiled = numba.njit(cache=True)(self.fn)
-        return numba.types.Dispatcher(self.compiled)
-
-
-def scalar(fn):
-    """Decorator for scalar helpers called from inside ``@jit`` loops."""
-    return _Inlinable(fn, {})
 
 _EULER = 0.5772156649015329  # Euler-Mascheroni constant
 _SQRT2 = 1.4142135623730951
@@ -34,7 +17,7 @@ _BIG = 17.0  # |x| above which Bessel J/Y switch from power series to Hankel's a
 
 
 # ----- modified Bessel functions I0, I1 ------------------------------------------------------------------
-@scalar
+@jit
 def _bessel_i_scaled(x, nu):
     """exp(-|x|) * I_nu(|x|) for nu in {0, 1}."""
     if x < 30.0:
@@ -87,7 +70,7 @@ def _i1_loop(x, scaled, out):
 
 
 # ----- modified Bessel functions K_nu -------------------------------------------------------------------
-@scalar
+@jit
 def _bessel_k_scaled(x, nu):
     """exp(x) * K_nu(x) for x > 0: trapezoidal rule on int_0^inf exp(-x (cosh t - 1)) cosh(nu t) dt.
 
@@ -131,7 +114,7 @@ def _k_loop(x, nu, scaled, out):
 
 
 # ----- Bessel functions J0, J1, Y0, Y1 ------------------------------------------------------------------
-@scalar
+@jit
 def _hankel_pq(x, nu):
     """Hankel's asymptotic P and Q series for order ``nu`` at large ``x``."""
     mu = 4.0 * nu * nu
@@ -151,7 +134,7 @@ def _hankel_pq(x, nu):
     return p, q
 
 
-@scalar
+@jit
 def _bessel_jy(x, nu, want_y):
     """J_nu(x) or Y_nu(x) for x >= 0, nu in {0, 1}."""
     if x > _BIG:
@@ -292,7 +275,7 @@ def _airy_ai_loop(x, out):
 
 
 # ----- normal distribution and erfcx --------------------------------------------------------------------
-@scalar
+@jit
 def _erfcx_scalar(x):
     if x < 25.0:
         return math.exp(x * x) * math.erfc(x)
@@ -315,7 +298,7 @@ def _erfcx_loop(x, out):
         out[i] = math.nan if math.isnan(v) else (0.0 if v == math.inf else _erfcx_scalar(v))
 
 
-@scalar
+@jit
 def _log_ndtr_scalar(x):
     if x > 6.0:
         return -0.5 * math.erfc(x / _SQRT2)  # log(1 - t) = -t to rounding for t < 1e-9
@@ -342,7 +325,7 @@ def _ndtr_loop(x, out):
         out[i] = 0.5 * math.erfc(-x[i] / _SQRT2)
 
 
-@scalar
+@jit
 def _ndtri_lower(p):
     """The x < 0 with Phi(x) = p for p <= 1/2: Newton on log Phi, which is concave (monotone convergence)."""
     t = math.sqrt(-2.0 * math.log(p))
@@ -415,7 +398,7 @@ def _zeta_loop(s, q, bern, out):
         out[i] = total
 
 
-@scalar
+@jit
 def _igamma_scalar(a, x, upper):
     """Regularised lower (upper=False) or upper incomplete gamma P(a, x) / Q(a, x)."""
     if math.isnan(a) or math.isnan(x) or a < 0.0 or x < 0.0 or (a == 0.0 and x == 0.0):
@@ -471,7 +454,7 @@ def _igamma_loop(a, x, upper, out):
 
 
 # ----- orthogonal polynomials ---------------------------------------------------------------------------
-@scalar
+@jit
 def _chebyshev_scalar(x, n, kind):
     """Chebyshev polynomials of the first to fourth kind (kind 0..3: T, U, V, W) by their recurrence."""
     if n < 0:
@@ -487,7 +470,7 @@ def _chebyshev_scalar(x, n, kind):
     return cur
 
 
-@scalar
+@jit
 def _poly_scalar(x, n, family):
     """Hermite (physicists' 0, probabilists' 1), Laguerre (2) and Legendre (3) polynomials of degree n."""
     if n < 0:
