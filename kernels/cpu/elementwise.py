@@ -171,7 +171,7 @@ def _erfinv_loop(y, out):
         out[i] = r
 
 
-def _float64_map(loop, *extra):
+def float64_map(loop, *extra):
     """Kernel running ``loop(flat_float64_x, *extra, out)`` and returning the input's float dtype."""
     def kernel(x):
         flat = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
@@ -183,8 +183,8 @@ def _float64_map(loop, *extra):
 
 def _polygamma(x, n):
     if n == 0:
-        return _float64_map(_digamma_loop)(x)
-    return _float64_map(_polygamma_loop, n, _ZETA_B)(x)
+        return float64_map(_digamma_loop)(x)
+    return float64_map(_polygamma_loop, n, _ZETA_B)(x)
 
 
 def _nan_to_num(x, nan=0.0, posinf=None, neginf=None):
@@ -226,9 +226,9 @@ KERNELS = {
     "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "asinh": np.arcsinh,
     "acosh": np.arccosh, "atanh": np.arctanh, "sigmoid": _sigmoid, "logit": _logit, "floor": np.floor,
     "ceil": np.ceil, "trunc": np.trunc, "round": _round, "reciprocal": np.reciprocal,
-    "rsqrt": lambda x: 1 / np.sqrt(x), "erf": _float64_map(_erf_loop), "erfc": _float64_map(_erfc_loop),
-    "lgamma": _float64_map(_lgamma_loop), "digamma": _float64_map(_digamma_loop), "polygamma": _polygamma,
-    "erfinv": _float64_map(_erfinv_loop),
+    "rsqrt": lambda x: 1 / np.sqrt(x), "erf": float64_map(_erf_loop), "erfc": float64_map(_erfc_loop),
+    "lgamma": float64_map(_lgamma_loop), "digamma": float64_map(_digamma_loop), "polygamma": _polygamma,
+    "erfinv": float64_map(_erfinv_loop),
     "isnan": np.isnan, "isposinf": np.isposinf, "isneginf": np.isneginf, "sinc": np.sinc,
     "heaviside": lambda x, v: np.heaviside(x, v).astype(np.result_type(x, v), copy=False),
     "isinf": np.isinf, "isfinite": np.isfinite, "signbit": np.signbit,

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ._numba import jit
+from .elementwise import float64_map as _unary
 
 
 _EULER = 0.5772156649015329  # Euler-Mascheroni constant
@@ -515,16 +516,6 @@ def _polynomial_loop(x, n, family, shifted, out):
 # ----- kernel wrappers ----------------------------------------------------------------------------------
 def _result_dtype(*arrays):
     return np.result_type(*(a.dtype for a in arrays))
-
-
-def _unary(loop, *extra):
-    """Kernel: ``loop(flat_float64_x, *extra, out)``, returned in the input's float dtype."""
-    def kernel(x):
-        flat = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
-        out = np.empty_like(flat)
-        loop(flat, *extra, out)
-        return out.reshape(x.shape).astype(x.dtype, copy=False)
-    return kernel
 
 
 def _binary(loop, *extra):
