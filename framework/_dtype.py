@@ -62,7 +62,9 @@ def _by_name(name):
 
 def from_numpy(np_dtype):
     """The framework dtype stored as ``np_dtype`` (uint16 arrays are refused: no uint16 tensors)."""
-    found = _BY_NUMPY.get(np.dtype(np_dtype))
+    found = _BY_NUMPY.get(np_dtype)  # an array's dtype hashes directly: skip np.dtype() on the hot path
+    if found is None:
+        found = _BY_NUMPY.get(np.dtype(np_dtype))
     if found is None:
         raise TypeError(
             f"can't convert np.ndarray of type numpy.{np.dtype(np_dtype).name}. The only supported types are: "
