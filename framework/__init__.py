@@ -11,6 +11,7 @@ from . import autograd  # noqa: F401
 from .random import *  # noqa: F401,F403
 from . import random  # noqa: F401
 from . import nn  # noqa: F401
+from . import optim  # noqa: F401
 from .nn.functional import activation as _activation
 
 globals().update({_name: getattr(_activation, _name) for _name in _activation.TOP_LEVEL})  # torch.relu, ...

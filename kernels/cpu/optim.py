@@ -11,12 +11,14 @@ import numpy as np
 from ._numba import jit
 from .bfloat16 import bfloat16_bits_to_float32, float32_to_bfloat16_bits
 
+# error_model="numpy": IEEE division (no ZeroDivisionError check per element), which lets the loops vectorise.
 _UNUSED = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0, np.float64)}
 
 
-@jit
-def _adam(g, p, m, v, vmax, sign, wd, decay, w1, omw1, beta2, c2, bc2_sqrt, eps, neg_step, lerp_lo, amsgrad,
-          decoupled):
+@jit(error_model="numpy")
+def _adam(g, p, m, v, vmax, s, lerp_lo, amsgrad, decoupled):
+    sign, wd, decay, w1, omw1, beta2, c2, bc2_sqrt, eps, neg_step = (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
+                                                                     s[8], s[9])
     for i in range(p.shape[0]):
         gi = sign * g[i]
         pi = p[i]
@@ -40,8 +42,9 @@ def _adam(g, p, m, v, vmax, sign, wd, decay, w1, omw1, beta2, c2, bc2_sqrt, eps,
         p[i] = pi + neg_step * (mi / denom)
 
 
-@jit
-def _sgd(g, p, buf, sign, wd, momentum, damp1, neg_lr, use_momentum, first, nesterov):
+@jit(error_model="numpy")
+def _sgd(g, p, buf, s, use_momentum, first, nesterov):
+    sign, wd, momentum, damp1, neg_lr = s[0], s[1], s[2], s[3], s[4]
     for i in range(p.shape[0]):
         gi = sign * g[i]
         if wd != 0:
@@ -53,9 +56,9 @@ def _sgd(g, p, buf, sign, wd, momentum, damp1, neg_lr, use_momentum, first, nest
         p[i] = p[i] + neg_lr * gi
 
 
-@jit
-def _rmsprop(g, p, sq, gavg, buf, sign, wd, alpha, c, omc, eps, momentum, neg_lr, lerp_lo, centered,
-             use_momentum):
+@jit(error_model="numpy")
+def _rmsprop(g, p, sq, gavg, buf, s, lerp_lo, centered, use_momentum):
+    sign, wd, alpha, c, omc, eps, momentum, neg_lr = s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
     for i in range(p.shape[0]):
         gi = sign * g[i]
         if wd != 0:
@@ -79,8 +82,9 @@ def _rmsprop(g, p, sq, gavg, buf, sign, wd, alpha, c, omc, eps, momentum, neg_lr
             p[i] = p[i] + neg_lr * (gi / avg)
 
 
-@jit
-def _adagrad(g, p, total, sign, wd, eps, neg_clr):
+@jit(error_model="numpy")
+def _adagrad(g, p, total, s):
+    sign, wd, eps, neg_clr = s[0], s[1], s[2], s[3]
     for i in range(p.shape[0]):
         gi = sign * g[i]
         if wd != 0:
@@ -90,8 +94,9 @@ def _adagrad(g, p, total, sign, wd, eps, neg_clr):
         p[i] = p[i] + neg_clr * (gi / (np.sqrt(s) + eps))
 
 
-@jit
-def _adadelta(g, p, sq, acc, sign, wd, rho, c, eps, neg_lr):
+@jit(error_model="numpy")
+def _adadelta(g, p, sq, acc, s):
+    sign, wd, rho, c, eps, neg_lr = s[0], s[1], s[2], s[3], s[4], s[5]
     for i in range(p.shape[0]):
         gi = sign * g[i]
         if wd != 0:
@@ -114,7 +119,7 @@ def _to_compute(array, dt):
 
 
 def _launch(kernel, grad, written, scalars, flags):
-    """Run ``kernel(grad, *written, *scalars, *flags)`` on flat arrays of one compute dtype, writing copies back."""
+    """Run ``kernel(grad, *written, scalars, *flags)`` on flat arrays of one compute dtype, writing copies back."""
     dt = _compute_dtype(written[0])
     flat, copies = [], []
     for a in written:
@@ -127,7 +132,8 @@ def _launch(kernel, grad, written, scalars, flags):
             flat.append(c)
             copies.append((a, c))
     g = grad.reshape(-1) if grad.dtype == dt and grad.flags.c_contiguous else _to_compute(grad, dt)
-    kernel(g, *flat, *[dt.type(s) for s in scalars], *flags)
+    # the scalars travel as one array of the compute dtype: float32 math for float32 params, as in PyTorch
+    kernel(g, *flat, np.array(scalars, dt), *flags)
     for a, c in copies:
         c = c.reshape(a.shape)
         a[...] = float32_to_bfloat16_bits(c) if a.dtype == np.uint16 else c
