@@ -1,0 +1,2 @@
+"""Utilities (``torch.utils``): data loading lives in :mod:`framework.utils.data`."""
+from . import data  # noqa: F401
