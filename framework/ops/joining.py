@@ -13,7 +13,7 @@ from .._tensor import Tensor
 from ._checks import shape_arg, wrap_dim, wrap_dims
 from .indexing import _finish, index_select, take_key
 from .registry import commit_inplace, dispatch, register_op, tensor_method
-from .view_ops import atleast_1d, atleast_2d, atleast_3d, movedim, narrow
+from .view_ops import atleast_1d, atleast_2d, atleast_3d, movedim, narrow, split_views
 
 __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "row_stack", "dstack", "column_stack",
            "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_chunk", "split_with_sizes_copy",
@@ -128,11 +128,7 @@ def split_with_sizes(input, split_sizes, dim=0):
     if sum(sizes) != total or any(s < 0 for s in sizes):
         raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {total} (input tensor's size at "
                            f"dimension {dim}), but got split_sizes={sizes}")
-    pieces, start = [], 0
-    for s in sizes:
-        pieces.append(narrow(input, dim, start, s))
-        start += s
-    return tuple(pieces)
+    return split_views(input, sizes, dim)
 
 
 @tensor_method("split")
@@ -148,8 +144,8 @@ def split(tensor, split_size_or_sections, dim=0):
     if size == 0:
         if total != 0:
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {total}")
-        return (narrow(tensor, dim, 0, 0),)
-    return tuple(narrow(tensor, dim, start, min(size, total - start)) for start in range(0, max(total, 1), size))
+        return split_views(tensor, [0], dim)
+    return split_views(tensor, [min(size, total - start) for start in range(0, max(total, 1), size)], dim)
 
 
 @tensor_method("chunk")
@@ -160,7 +156,7 @@ def chunk(input, chunks, dim=0):
     dim = wrap_dim(dim, input.ndim)
     total = input.shape[dim]
     if total == 0:
-        return tuple(narrow(input, dim, 0, 0) for _ in range(chunks))
+        return split_views(input, [0] * chunks, dim)
     return split(input, -(-total // chunks), dim)
 
 

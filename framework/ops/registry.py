@@ -116,7 +116,7 @@ def dispatch(op, inputs, attrs=None, out_dtype=None):
     else:
         outs = [_wrap_result(result, out_dtype, dev)]
     if op.is_view:
-        _mark_views(op, attrs, first, outs)
+        _mark_views(op, attrs, first, outs, type(result) is tuple)
     if state.enabled and op.derivative is not None:
         diff = op.differentiable_inputs
         for i, t in enumerate(inputs):
@@ -138,15 +138,18 @@ def _wrap_result(r, out_dtype, dev):
     return Tensor._wrap(r, None, dev)
 
 
-def _mark_views(op, attrs, base, outs):
-    """Outputs that share memory with ``base`` share its version counter and remember how to re-derive it."""
+def _mark_views(op, attrs, base, outs, multi):
+    """Outputs that share memory with ``base`` share its version counter and remember how to re-derive it.
+
+    Views from an op returning several (unbind, split) cannot be re-derived one by one: their chain is None,
+    and writing into them in place while autograd records is refused, as PyTorch refuses it.
+    """
+    root = base if base._base is None else base._base
+    parent = () if base._base is None else base._view_fn
+    chain = None if multi or parent is None else parent + ((op, attrs),)
     for out in outs:
         if np.may_share_memory(out._data, base._data):
-            out._vc = base._vc
-            if base._base is None:
-                out._base, out._view_fn = base, ((op, attrs),)
-            else:
-                out._base, out._view_fn = base._base, base._view_fn + ((op, attrs),)
+            out._vc, out._base, out._view_fn = base._vc, root, chain
 
 
 def record(op, inputs, attrs, outs):
@@ -229,6 +232,10 @@ def _rebase_history(target, result):
         target._out_index = result._out_index
         target._requires_grad = result._requires_grad
         return
+    if target._view_fn is None:
+        raise RuntimeError("Output 0 of a function that returns multiple views (unbind, split, chunk) is being "
+                           "modified inplace. Such functions do not allow the output views to be modified inplace. "
+                           "You should replace the inplace operation by an out-of-place one.")
     from .view_ops import copy_slices
     copy_slices(base, target, result)
 

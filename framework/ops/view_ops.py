@@ -313,11 +313,29 @@ def slice_view(input, key):
     return dispatch(_slice_op, (input,), {"key": key})
 
 
+def _split_grad(node, *grads):
+    from .joining import cat, stack
+    dim = node.attrs["dim"]
+    return stack(grads, dim) if node.attrs["squeeze"] else cat(grads, dim)
+
+
+# one node for all pieces (its backward is one cat/stack), not one per piece, so loops over pieces stay linear
+_unbind_op = register_op("unbind", _split_grad, save_inputs=False, is_view=True, kernel="split_views")
+_split_op = register_op("split_with_sizes", _split_grad, save_inputs=False, is_view=True, kernel="split_views")
+
+
+def split_views(input, sizes, dim):
+    """Views of consecutive pieces of ``sizes`` along (already wrapped) ``dim``, recorded as one op."""
+    return dispatch(_split_op, (input,), {"dim": dim, "sizes": tuple(sizes), "squeeze": False})
+
+
 @tensor_method("unbind")
 def unbind(input, dim=0):
     """The slices along ``dim`` as a tuple of views."""
+    if input.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     dim = wrap_dim(dim, input.ndim)
-    return tuple(select(input, dim, i) for i in range(input.shape[dim]))
+    return dispatch(_unbind_op, (input,), {"dim": dim, "sizes": (1,) * input.shape[dim], "squeeze": True})
 
 
 @tensor_method("diagonal")

@@ -64,7 +64,19 @@ def _unfold(x, dimension, size, step):
     return np.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
 
 
+def _split_views(x, dim, sizes, squeeze):
+    """Consecutive pieces of ``sizes`` along ``dim`` as views (``squeeze``: size-1 pieces lose that dim)."""
+    lead = (slice(None),) * dim
+    pieces, start = [], 0
+    for size in sizes:
+        key = lead + ((start,) if squeeze else (slice(start, start + size),)) + (Ellipsis,)
+        pieces.append(x[key])
+        start += size
+    return tuple(pieces)
+
+
 KERNELS = {
+    "split_views": _split_views,
     "view": _view,
     "reshape": lambda x, shape: np.reshape(x, shape),
     "permute": lambda x, dims: np.transpose(x, dims),
