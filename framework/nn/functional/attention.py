@@ -46,6 +46,5 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     blocked = (scores == float("-inf")).all(-1, keepdim=True)
     weights = framework.where(blocked, 0.0, weights)
     if dropout_p > 0.0:
-        keep = framework.bernoulli(framework.full_like(weights, 1.0 - dropout_p))
-        weights = weights * keep / (1.0 - dropout_p)
+        weights = framework.nn.functional.dropout(weights, dropout_p, training=True)  # torch's mask draws
     return framework.matmul(weights, value)

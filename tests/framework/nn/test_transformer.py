@@ -181,3 +181,25 @@ def test_training_dropout_draws_torch_masks(cls):
     torch.manual_seed(1)
     framework.manual_seed(1)
     _close(ours(*(framework.tensor(a) for a in args)), theirs(*(torch.tensor(a) for a in args)), 1e-5)
+
+
+def test_functional_multi_head_attention_forward():
+    from framework.nn.modules.attention import multi_head_attention_forward
+    rng = np.random.default_rng(3)
+    length, source, batch, embed, heads = 3, 4, 2, 6, 2
+    q, k, v = rng.standard_normal((length, batch, embed)), rng.standard_normal((source, batch, embed)), \
+        rng.standard_normal((source, batch, embed))
+    weights = [rng.standard_normal((embed, embed)) for _ in range(3)]
+    in_bias, out_w, out_b = rng.standard_normal(3 * embed), rng.standard_normal((embed, embed)), \
+        rng.standard_normal(embed)
+    static_k = rng.standard_normal((batch * heads, source, embed // heads))
+
+    def run(lib, fn):
+        t = lib.tensor
+        return fn(t(q), t(k), t(v), embed, heads, None, t(in_bias), None, None, True, 0.0, t(out_w), t(out_b),
+                  training=False, use_separate_proj_weight=True, q_proj_weight=t(weights[0]),
+                  k_proj_weight=t(weights[1]), v_proj_weight=t(weights[2]), static_k=t(static_k),
+                  average_attn_weights=False)
+    for a, b in zip(run(framework, multi_head_attention_forward),
+                    run(torch, torch.nn.functional.multi_head_attention_forward)):
+        _close(a, b)
