@@ -20,6 +20,7 @@ from . import special  # noqa: F401
 from . import masked  # noqa: F401
 from . import signal  # noqa: F401
 from . import cuda  # noqa: F401
+from . import npu  # noqa: F401
 from . import utils  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from ._formatting import set_printoptions  # noqa: F401

@@ -1,7 +1,23 @@
 """Device type -> kernel table. Backends are tables of raw-array kernels, never if-chains."""
+import importlib
+
 from kernels import cpu as _cpu
 
-TABLES = {"cpu": _cpu.KERNELS}
+
+class _Lazy:
+    """A backend's kernel table imported on first lookup, so importing ``framework`` stays fast."""
+
+    def __init__(self, module):
+        self.module, self.table = module, None
+
+    def get(self, name):
+        """The kernel ``name``, or None."""
+        if self.table is None:
+            self.table = importlib.import_module(self.module).KERNELS
+        return self.table.get(name)
+
+
+TABLES = {"cpu": _cpu.KERNELS, "npu": _Lazy("kernels.npu")}
 
 
 def kernel_for(device, name):

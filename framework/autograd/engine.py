@@ -91,7 +91,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None, ac
             if all(g is None for g in grads):
                 continue
             if node.n_outputs > 1:
-                grads = [g if g is not None else _zeros_for(node, i) for i, g in enumerate(grads)]
+                device = next(g for g in grads if g is not None)._device
+                grads = [g if g is not None else _zeros_for(node, i, device) for i, g in enumerate(grads)]
             if state.anomaly:
                 input_grads = _call_with_anomaly(node, grads)
             else:
@@ -129,10 +130,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None, ac
         state.enabled = prev_enabled
 
 
-def _zeros_for(node, index):
+def _zeros_for(node, index, device):
     from .. import _creation
     shape, dtype = node.attrs["_out_meta"][index]
-    return _creation.zeros(shape, dtype=dtype)
+    return _creation.zeros(shape, dtype=dtype, device=device)
 
 
 def _accumulate(variable, grad, create_graph):

@@ -3,10 +3,14 @@
 Max pooling returns, like PyTorch, the index of each maximum in the flattened spatial plane of its (n, c);
 ``pool_scatter`` and ``pool_gather`` move values along those indices and are each other's adjoints.
 ``padding`` is one (low, high) pair per spatial dim; the high side includes ceil_mode's extra cells.
+
+1-D and 2-D float32/float64 max and average pooling run as Numba loops over each window; 3-D and other dtypes go
+through numpy's strided windows.
 """
 import numpy as np
 
-from .conv import pad_spatial, scatter_windows, windows
+from ._numba import jit
+from .conv import as_plane, pad_spatial, plane_geometry, scatter_windows, use_numba, windows
 
 
 def _lowest(dtype):
@@ -21,13 +25,56 @@ def _flat_index(coords, size):
     return flat.astype(np.int64)
 
 
+@jit
+def _max_pool2d(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, values, indices):
+    """PyTorch's rule per window: start at its first cell inside ``x``, move on at a larger value or any NaN."""
+    batch, channels, h, w = x.shape
+    for n in range(batch):
+        for c in range(channels):
+            for y in range(oh):
+                for z in range(ow):
+                    best = -np.inf
+                    at = -1
+                    for i in range(kh):
+                        r = y * sh - ph + i * dh
+                        if r < 0 or r >= h:
+                            continue
+                        for j in range(kw):
+                            q = z * sw - pw + j * dw
+                            if q < 0 or q >= w:
+                                continue
+                            v = x[n, c, r, q]
+                            if at < 0:
+                                at = r * w + q
+                            if v > best or v != v:
+                                best = v
+                                at = r * w + q
+                    values[n, c, y, z] = best
+                    indices[n, c, y, z] = at
+
+
 def max_pool(x, kernel, stride, padding, dilation, out):
     """Max over each window: (values, flat indices), both (N, C, *out)."""
     nd = len(kernel)
-    win = windows(pad_spatial(x, padding, _lowest(x.dtype)), kernel, stride, dilation, out)
+    if use_numba(nd, x):
+        values = np.empty(x.shape[:2] + tuple(out), dtype=x.dtype)
+        indices = np.empty(values.shape, dtype=np.int64)
+        _max_pool2d(as_plane(x), *plane_geometry(kernel, stride, padding, dilation, out), as_plane(values),
+                    as_plane(indices))
+        return values, indices
+    lowest = _lowest(x.dtype)
+    win = windows(pad_spatial(x, padding, lowest), kernel, stride, dilation, out)
     win = win.reshape(win.shape[:2 + nd] + (-1,))
     arg = np.argmax(win, axis=-1)
     values = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+    # PyTorch's rule (see _max_pool2d): a window holding only the lowest value points at its first cell inside x,
+    # and one holding NaNs at its last NaN
+    inside = windows(pad_spatial(np.ones((1, 1) + x.shape[2:], dtype=bool), padding, False), kernel, stride,
+                     dilation, out)
+    arg = np.where(values == lowest, np.argmax(inside.reshape(inside.shape[:2 + nd] + (-1,)), axis=-1), arg)
+    if x.dtype.kind == "f":
+        nan = np.isnan(win)
+        arg = np.where(np.isnan(values), win.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1), arg)
     offsets = np.unravel_index(arg, kernel)
     coords = []
     for i in range(nd):
@@ -36,10 +83,31 @@ def max_pool(x, kernel, stride, padding, dilation, out):
     return values, _flat_index(coords, x.shape[2:])
 
 
+@jit
+def _scatter_planes(g, indices, out):
+    """``out[p, indices[p, l]] += g[p, l]`` for each plane ``p``, summed in float64 as ``np.bincount`` does."""
+    plane = out.shape[1]
+    acc = np.zeros(plane)
+    for p in range(g.shape[0]):
+        acc[:] = 0
+        for l in range(g.shape[1]):
+            k = indices[p, l]
+            if k < 0 or k >= plane:
+                raise IndexError("pool_scatter: index out of range of the spatial plane")
+            acc[k] += g[p, l]
+        for k in range(plane):
+            out[p, k] = acc[k]
+
+
 def pool_scatter(g, indices, size):
     """Sum ``g`` (N, C, *out) into zeros (N, C, *size) at the flat spatial ``indices``."""
     n, c = g.shape[:2]
     plane = int(np.prod(size))
+    if use_numba(0, g):  # flat planes: any number of spatial dims
+        out = np.empty((n, c) + tuple(size), dtype=g.dtype)
+        _scatter_planes(np.ascontiguousarray(g).reshape(n * c, -1),
+                        np.ascontiguousarray(indices, dtype=np.int64).reshape(n * c, -1), out.reshape(n * c, plane))
+        return out
     base = np.arange(n * c, dtype=np.int64).reshape(n, c, *(1,) * (g.ndim - 2)) * plane
     flat = np.bincount((indices + base).ravel(), weights=g.ravel(), minlength=n * c * plane)
     return flat.astype(g.dtype).reshape((n, c) + tuple(size))
@@ -77,11 +145,51 @@ def _divisor(size, kernel, stride, padding, out, count_include_pad, divisor_over
     return div
 
 
+@jit
+def _window_sum2d(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, total):
+    """``total`` (zeroed) gets the sum of each window's cells inside ``x``, in row-major order."""
+    batch, channels, h, w = x.shape
+    for n in range(batch):
+        for c in range(channels):
+            for y in range(oh):
+                for z in range(ow):
+                    for i in range(kh):
+                        r = y * sh - ph + i * dh
+                        if r < 0 or r >= h:
+                            continue
+                        for j in range(kw):
+                            q = z * sw - pw + j * dw
+                            if 0 <= q < w:
+                                total[n, c, y, z] += x[n, c, r, q]
+
+
+@jit
+def _window_spread2d(share, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out):
+    """Adjoint of ``_window_sum2d``: add each window's ``share`` to its cells in zeroed ``out``, offset by offset."""
+    batch, channels, h, w = out.shape
+    for n in range(batch):
+        for c in range(channels):
+            for i in range(kh):
+                for j in range(kw):
+                    for y in range(oh):
+                        r = y * sh - ph + i * dh
+                        if r < 0 or r >= h:
+                            continue
+                        for z in range(ow):
+                            q = z * sw - pw + j * dw
+                            if 0 <= q < w:
+                                out[n, c, r, q] += share[n, c, y, z]
+
+
 def avg_pool(x, kernel, stride, padding, out, count_include_pad, divisor_override):
     """Average over each window with PyTorch's divisor rules: (N, C, *out)."""
     nd = len(kernel)
-    win = windows(pad_spatial(x, padding), kernel, stride, (1,) * nd, out)
-    total = win.sum(axis=tuple(range(2 + nd, 2 + 2 * nd)), dtype=x.dtype)
+    if use_numba(nd, x):
+        total = np.zeros(x.shape[:2] + tuple(out), dtype=x.dtype)
+        _window_sum2d(as_plane(x), *plane_geometry(kernel, stride, padding, (1,) * nd, out), as_plane(total))
+    else:
+        win = windows(pad_spatial(x, padding), kernel, stride, (1,) * nd, out)
+        total = win.sum(axis=tuple(range(2 + nd, 2 + 2 * nd)), dtype=x.dtype)
     div = _divisor(x.shape[2:], kernel, stride, padding, out, count_include_pad, divisor_override)
     return (total / div).astype(x.dtype, copy=False)
 
@@ -92,6 +200,10 @@ def avg_pool_backward(g, kernel, stride, padding, size, count_include_pad, divis
     out = g.shape[2:]
     div = _divisor(size, kernel, stride, padding, out, count_include_pad, divisor_override)
     share = (g / div).astype(g.dtype, copy=False)
+    if use_numba(nd, g):
+        res = np.zeros(g.shape[:2] + tuple(size), dtype=g.dtype)
+        _window_spread2d(as_plane(share), *plane_geometry(kernel, stride, padding, (1,) * nd, out), as_plane(res))
+        return res
     cols = np.broadcast_to(share.reshape(share.shape + (1,) * nd), share.shape + tuple(kernel))
     return np.ascontiguousarray(scatter_windows(cols, size, kernel, stride, padding, (1,) * nd, g.dtype))
 

@@ -93,3 +93,20 @@ def test_unfold_fold_roundtrip_and_gradients():
     np.testing.assert_allclose(F.fold(cols, (6, 5), **kw).numpy(), TF.fold(TF.unfold(tx, **kw), (6, 5), **kw).numpy(),
                                rtol=1e-6, atol=1e-6)
     assert gradgradcheck(lambda a: F.unfold(a, **kw), (_leaf((1, 2, 4, 5), 3),))
+
+
+@pytest.mark.parametrize("name,xshape,wshape,kwargs", CONVS[:4] + CONVS[5:7])
+def test_numba_and_numpy_paths_agree_bitwise(name, xshape, wshape, kwargs, monkeypatch):
+    from kernels.cpu import conv as kernels
+    x, w = _leaf(xshape, 0), _leaf(wshape, 1)
+
+    def run():
+        x.grad = w.grad = None
+        y = getattr(F, name)(x, w, **kwargs)
+        (y * y).sum().backward()
+        return y.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+    fast = run()
+    monkeypatch.setattr(kernels, "NUMBA", False)
+    for a, b in zip(fast, run()):
+        np.testing.assert_array_equal(a, b)
+

@@ -88,3 +88,20 @@ def test_pool_errors_as_torch():
         F.avg_pool2d(framework.zeros(1, 4, 2, 2), 3)
     with pytest.raises(RuntimeError, match="Expected 3D or 4D"):
         F.max_pool2d(framework.zeros(5, 5), 2)
+
+
+@pytest.mark.parametrize("numba", [True, False])
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_max_pool_nan_and_inf_ties_match_torch(nd, numba, monkeypatch):
+    from kernels.cpu import conv as kernels
+    monkeypatch.setattr(kernels, "NUMBA", numba)
+    rng = np.random.default_rng(nd)
+    values = np.array([np.nan, -np.inf, 0.0, 1.0], dtype=np.float32)
+    a = rng.choice(values, size=(2, 3) + (5,) * nd, p=[0.25, 0.45, 0.15, 0.15])
+    f, tf = getattr(F, f"max_pool{nd}d"), getattr(TF, f"max_pool{nd}d")
+    for k, s, p, d in [(3, 1, 1, 1), (2, 2, 1, 1), (3, 2, 1, 2)]:
+        v, i = f(framework.tensor(a), k, s, p, d, ceil_mode=True, return_indices=True)
+        tv, ti = tf(torch.tensor(a), k, s, p, d, ceil_mode=True, return_indices=True)
+        np.testing.assert_array_equal(v.numpy(), tv.numpy())
+        np.testing.assert_array_equal(i.numpy(), ti.numpy())
+

@@ -8,7 +8,8 @@ __all__ = ["linear", "bilinear"]
 def _linear_grad(node, g):
     x, w = node.saved
     gx = dispatch(_linear_op, (g, w.t()))
-    g2, x2 = g.reshape(-1, w.shape[0]), x.reshape(-1, w.shape[1])
+    rows = x.numel() // w.shape[1] if w.shape[1] else g.numel() // max(w.shape[0], 1)  # -1 can't infer with a 0 dim
+    g2, x2 = g.reshape(rows, w.shape[0]), x.reshape(rows, w.shape[1])
     return gx, dispatch(_linear_op, (g2.t(), x2.t()))
 
 

@@ -1,0 +1,150 @@
+"""The simulated ``npu`` device: moves, cube GEMMs in fp16 x fp16 -> fp32, vector ops, errors, fallback, profile."""
+import warnings
+
+import numpy as np
+import pytest
+
+import framework
+from framework import nn
+
+
+def _rand(*shape, seed=0, dtype=np.float32):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def _cube_reference(a, b):
+    """What the cube computes: fp16-rounded operands, exact products, a float64 sum rounded once to fp32."""
+    return (a.astype(np.float16).astype(np.float64) @ b.astype(np.float16).astype(np.float64)).astype(np.float32)
+
+
+@pytest.fixture
+def host_fallback():
+    framework.npu.set_host_fallback(True)
+    yield
+    framework.npu.set_host_fallback(False)
+
+
+def test_device_api():
+    assert framework.npu.is_available() and framework.npu.device_count() == 1
+
+
+def test_round_trip_copies_and_keeps_values():
+    x = framework.tensor(_rand(3, 4))
+    xn = x.to("npu")
+    assert xn.device.type == "npu" and xn.is_npu and xn.dtype is x.dtype
+    assert xn._data is not x._data
+    back = xn.cpu()
+    assert back.device.type == "cpu" and np.array_equal(back.numpy(), x.numpy())
+    assert x.npu().device == framework.device("npu")
+
+
+def test_move_is_differentiable():
+    x = framework.tensor(_rand(2, 3), requires_grad=True)
+    (x.npu() * 3.0).sum().backward()
+    assert x.grad.device.type == "cpu"
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 3.0, np.float32))
+
+
+@pytest.mark.parametrize("sa,sb", [((37, 70), (70, 45)), ((5, 3, 16), (16, 9)), ((2, 4, 20), (2, 20, 6)),
+                                   ((20,), (20, 7)), ((6, 20), (20,))])
+def test_matmul_is_fp16_times_fp16_accumulated_in_fp32(sa, sb):
+    a, b = _rand(*sa, seed=1), _rand(*sb, seed=2)
+    out = framework.matmul(framework.tensor(a).npu(), framework.tensor(b).npu())
+    assert out.device.type == "npu" and out.dtype is framework.float32
+    np.testing.assert_allclose(out.cpu().numpy(), _cube_reference(a, b), rtol=2e-6, atol=2e-5)
+
+
+def test_cube_rounds_float32_operands_to_fp16():
+    # 1 + 2**-12 is not an fp16 value: the cube sees 1.0, so each of the 64 products is exactly 1
+    a = framework.full((2, 64), 1 + 2 ** -12).npu()
+    out = (a @ framework.ones(64, 3).npu()).cpu().numpy()
+    np.testing.assert_array_equal(out, np.full((2, 3), 64.0, np.float32))
+
+
+def test_linear_addmm_and_half():
+    x, w, bias = _rand(4, 7, 24, seed=3), _rand(10, 24, seed=4), _rand(10, seed=5)
+    out = framework.nn.functional.linear(framework.tensor(x).npu(), framework.tensor(w).npu(),
+                                         framework.tensor(bias).npu())
+    np.testing.assert_allclose(out.cpu().numpy(), _cube_reference(x, w.T) + bias, rtol=1e-5, atol=1e-5)
+    a, b, c = _rand(6, 24, seed=6), _rand(24, 5, seed=7), _rand(5, seed=8)
+    out = framework.addmm(framework.tensor(c).npu(), framework.tensor(a).npu(), framework.tensor(b).npu(),
+                          beta=0.5, alpha=2.0)
+    np.testing.assert_allclose(out.cpu().numpy(), 2 * _cube_reference(a, b) + 0.5 * c, rtol=1e-5, atol=1e-5)
+    h = framework.tensor(a).half().npu() @ framework.tensor(b).half().npu()
+    assert h.dtype is framework.float16
+    np.testing.assert_array_equal(h.cpu().numpy(), _cube_reference(a, b).astype(np.float16))
+
+
+def test_vector_ops_match_cpu():
+    x, y = framework.tensor(_rand(5, 33, seed=9)), framework.tensor(_rand(33, seed=10) + 3)
+    xn, yn = x.npu(), y.npu()
+    for f in (lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a / b,
+              lambda a, b: -a, lambda a, b: a.exp(), lambda a, b: a.relu(), lambda a, b: a.clone()):
+        np.testing.assert_array_equal(f(xn, yn).cpu().numpy(), f(x, y).numpy())
+    for f in (lambda a: a.sum(), lambda a: a.sum(1), lambda a: a.mean(0, keepdim=True),
+              lambda a: a.softmax(1), lambda a: a.log_softmax(0)):
+        np.testing.assert_allclose(f(xn).cpu().numpy(), f(x).numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_mixing_devices_raises_like_torch():
+    x = framework.ones(3)
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        x + x.npu()
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        framework.ones(2, 3) @ framework.ones(3, 2).npu()
+
+
+def test_missing_op_names_op_and_device():
+    xn = framework.ones(3).npu()
+    with pytest.raises(NotImplementedError, match=r"'sin'.*'npu'"):
+        xn.sin()
+    with pytest.raises(NotImplementedError, match=r"'matmul'.*'npu'.*float64"):
+        framework.ones(2, 2, dtype=framework.float64).npu() @ framework.ones(2, 2, dtype=framework.float64).npu()
+
+
+def test_host_fallback_runs_on_cpu_and_shows_in_profile(host_fallback):
+    x = framework.tensor(_rand(4, 5, seed=11))
+    with framework.npu.profile() as prof:
+        with pytest.warns(UserWarning, match="'cos'.*host"):
+            out = x.npu().cos()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")   # warned once per op only
+            x.npu().cos()
+    assert out.device.type == "npu"
+    np.testing.assert_array_equal(out.cpu().numpy(), np.cos(x.numpy()))
+    assert [r.model for r in prof.records if r.op == "cos"] == ["host", "host"]
+    assert any(line.startswith("cos") and "host fallback" in line for line in prof.table().splitlines())
+    framework.npu.set_host_fallback(False)
+    with pytest.raises(NotImplementedError, match=r"'cos'.*'npu'"):
+        x.npu().cos()
+
+
+def test_mlp_trains_on_npu_with_backward_on_the_cube():
+    framework.manual_seed(0)
+    ref = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 3))
+    model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 3))
+    model.load_state_dict(ref.state_dict())
+    model.to("npu")
+    assert all(p.device.type == "npu" for p in model.parameters())
+    x, y = framework.tensor(_rand(16, 12, seed=12)), framework.tensor(_rand(16, 3, seed=13))
+    ((ref(x) - y) * (ref(x) - y)).mean().backward()
+    xn, yn = x.npu(), y.npu()
+    with framework.npu.profile() as prof:
+        loss = ((model(xn) - yn) * (model(xn) - yn)).mean()
+        loss.backward()
+    for p, q in zip(model.parameters(), ref.parameters()):
+        assert p.grad.device.type == "npu"
+        np.testing.assert_allclose(p.grad.cpu().numpy(), q.grad.numpy(), rtol=2e-2, atol=2e-3)  # fp16 operands
+    gemms = [r for r in prof.records if r.op == "linear"]
+    assert len(gemms) >= 8   # 4 forward (the model runs twice) + the backward's products
+    assert all(r.model == "sim" and r.cycles > 0 and r.cube_utilisation > 0 for r in gemms)
+    assert prof.table().splitlines()[1].split()[0] in {r.op for r in prof.records}
+    opt = framework.optim.SGD(model.parameters(), lr=0.1)
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = ((model(xn) - yn) * (model(xn) - yn)).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[2] < losses[0]
