@@ -1,6 +1,11 @@
 """Interleaved, median timing of competing implementations, printed as a markdown table with ratios."""
+import os
 import statistics
 import time
+
+# torch's OpenMP threads spin after each call and steal the core from whichever library runs next in
+# an interleaved comparison; passive waiting keeps the side-by-side timings fair
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
     import torch

@@ -2,21 +2,23 @@
 
 MLP 784-512-512-10 (batch 128, Adam), LeNet-5 (batch 64, SGD momentum), a 2-layer GPT block stack
 (d=128, 4 heads, seq 64, batch 16, AdamW) and an LSTM language model (hidden 128, seq 35, batch 20, SGD).
-Peak memory is measured per library in a child process (``--peak NAME LIB``), so one does not hide
-the other's allocations.
+Each library is also run alone in a child process (``--alone NAME LIB``), with its default threading
+and nothing else loaded, for step time and peak memory (interleaving in one process perturbs torch's
+OpenMP pool).
 """
 import os
-import resource
+import statistics
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_PEAK_MODE = len(sys.argv) == 4 and sys.argv[1] == "--peak"
-if _PEAK_MODE and sys.argv[3] == "torch":
+_ALONE = len(sys.argv) == 4 and sys.argv[1] == "--alone"
+if _ALONE and sys.argv[3] == "torch":
     import torch  # noqa: E402
 else:
     import framework  # noqa: E402
-if not _PEAK_MODE:
+if not _ALONE:
     from bench._timing import measure, report, torch  # noqa: E402
 
 
@@ -106,26 +108,41 @@ def make_step(lib, build):
     return step
 
 
-def peak_rss_mb(name, lib_name):
-    """Peak resident memory (MB, import included) of a fresh process running 20 steps of ``name``."""
-    out = subprocess.run([sys.executable, __file__, "--peak", name, lib_name], capture_output=True, text=True)
-    return float(out.stdout.strip() or "nan")
+def standalone(name, lib_name):
+    """(median step seconds, peak RSS MB incl. import) of ``name`` run alone in a fresh process."""
+    out = subprocess.run([sys.executable, __file__, "--alone", name, lib_name], capture_output=True, text=True)
+    try:
+        seconds, peak = out.stdout.split()
+        return float(seconds), float(peak)
+    except ValueError:
+        return float("nan"), float("nan")
 
 
 if __name__ == "__main__":
-    if _PEAK_MODE:
+    if _ALONE:
         lib = torch if sys.argv[3] == "torch" else framework
         step = make_step(lib, WORKLOADS[sys.argv[2]])
-        for _ in range(20):
+        for _ in range(3):
             step()
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        times = []
+        for _ in range(15):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        # VmHWM, not ru_maxrss: on Linux the latter carries the parent's high-water mark across fork+exec
+        with open("/proc/self/status") as f:
+            peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+        print(statistics.median(times), peak)
         sys.exit(0)
-    rows, memory = [], []
+    rows, alone_rows, memory = [], [], []
     for name, build in WORKLOADS.items():
         cands = {"ours": make_step(framework, build)}
         if torch is not None:
             cands["torch"] = make_step(torch, build)
         rows.append((name, measure(cands, repeat=9, min_time=0.2)))
-        peaks = {lib: peak_rss_mb(name, lib) for lib in cands}
-        memory.append(" / ".join(f"{peaks[k]:.0f}" for k in cands) + " MB")
-    report("Training steps (forward + backward + optimizer step)", rows, ("peak RSS ours / torch", memory))
+        results = {lib: standalone(name, lib) for lib in cands}
+        alone_rows.append((name, {lib: r[0] for lib, r in results.items()}))
+        memory.append(" / ".join(f"{results[k][1]:.0f}" for k in cands) + " MB")
+    report("Training steps, interleaved in one process", rows)
+    report("Training steps, each library alone in its own process (default threading)", alone_rows,
+           ("peak RSS ours / torch", memory))
