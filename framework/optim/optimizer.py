@@ -8,6 +8,7 @@ from itertools import chain
 from .._backends import kernel_for
 from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..utils.hooks import RemovableHandle
 
 __all__ = ["Optimizer", "required"]
 
@@ -20,27 +21,6 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
-
-
-class _RemovableHandle:
-    """Removes a registered hook from its dict; what ``register_*_hook`` returns."""
-
-    _next_id = 0
-
-    def __init__(self, hooks):
-        self.hooks = hooks
-        self.id = _RemovableHandle._next_id
-        _RemovableHandle._next_id += 1
-
-    def remove(self):
-        """Unregister the hook."""
-        self.hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def _to_scalar(value):
@@ -219,7 +199,7 @@ class Optimizer:
 
     # ----- hooks ------------------------------------------------------------------------------
     def _register(self, hooks, hook, prepend=False):
-        handle = _RemovableHandle(hooks)
+        handle = RemovableHandle(hooks)
         hooks[handle.id] = hook
         if prepend:
             hooks.move_to_end(handle.id, last=False)
