@@ -2,16 +2,22 @@
 
 Ops on ``npu`` tensors run as programs on ``npu_sim``'s cycle-approximate AI cores (``kernels/npu``):
 GEMMs on the cube, elementwise ops on the vector unit. ``profile()`` collects each kernel call's
-cycles, cube utilisation and GM bytes::
+cycles, cube utilisation, GM bytes and per-pipe busy cycles::
 
     with framework.npu.profile() as prof:
         y = model(x.npu())
     print(prof.table())
+    print(prof.chip_estimate().seconds)
+    prof.timeline("timeline.png")   # needs matplotlib
 """
 from contextlib import contextmanager
+from typing import NamedTuple
 
 __all__ = ["is_available", "device_count", "current_device", "synchronize", "set_host_fallback", "profile",
-           "Profile"]
+           "Profile", "ChipEstimate"]
+
+# the pipes of an AI core, in the order the timeline draws them (data flows top to bottom)
+_PIPES = ("MTE2", "MTE1", "M", "V", "MTE3")
 
 
 def is_available():
@@ -68,6 +74,52 @@ class Profile:
 
     def __str__(self):
         return self.table()
+
+    def chip_estimate(self):
+        """Estimated chip time: each op's cycles (launches included) at the simulated chip's clock, summed.
+
+        Kernel calls run back to back on the chip; host fallbacks cost no chip cycles and are only counted.
+        """
+        from kernels.npu._common import CONFIG
+        per_op = {}
+        for r in self.records:
+            per_op[r.op] = per_op.get(r.op, 0.0) + r.cycles / CONFIG.clock_hz
+        fallbacks = sum(r.model == "host" for r in self.records)
+        return ChipEstimate(sum(per_op.values()), per_op, CONFIG.clock_hz, fallbacks)
+
+    def timeline(self, path):
+        """Draw the calls in order as a PNG at ``path``: one lane per pipe, a bar per call as long as the pipe's
+        mean busy cycles per core, starting where the call starts (calls run back to back). Needs matplotlib."""
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=(10, 3.5))
+        ax = fig.add_subplot()
+        ops = sorted({r.op for r in self.records})
+        colours = {op: f"C{i % 10}" for i, op in enumerate(ops)}
+        start = 0.0
+        for r in self.records:
+            for lane, pipe in enumerate(_PIPES):
+                if r.busy.get(pipe):
+                    ax.broken_barh([(start, r.busy[pipe])], (lane - 0.4, 0.8), color=colours[r.op])
+            start += r.cycles
+        ax.set_yticks(range(len(_PIPES)), _PIPES)
+        ax.invert_yaxis()
+        ax.set_xlim(0, max(start, 1.0))
+        ax.set_xlabel("cycles (calls back to back, launches included)")
+        ax.set_title("NPU pipe busy time per kernel call")
+        ax.legend(handles=[ax.bar(0, 0, color=colours[op], label=op) for op in ops], loc="upper right",
+                  fontsize="small", ncol=min(len(ops), 4) or 1)
+        fig.tight_layout()
+        fig.savefig(path, format="png")
+        return path
+
+
+class ChipEstimate(NamedTuple):
+    """Estimated chip time in seconds, its split per op, the clock it assumed and the host fallbacks left out."""
+
+    seconds: float
+    per_op: dict
+    clock_hz: float
+    host_fallbacks: int
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""GEMM-family kernels (matmul, linear, addmatmul) lowered to the simulator's cube.
+"""GEMM-family kernels (matmul, linear, addmatmul, 2-D conv and its two backward maps) lowered to the simulator's cube.
 
 Every product is ``npu_sim.kernels.gemm`` 's double-buffered schedule with tiles from ``tiler.gemm_tiles``,
 spread over the chip's cores: operands are rounded to fp16 in GM, the cube multiplies fp16 fractals
@@ -16,13 +16,14 @@ from functools import lru_cache
 
 import numpy as np
 
+from kernels.cpu import conv as _cpu_conv
 from npu_sim import Machine
 from npu_sim.kernels.gemm import gemm_programs
 
 from . import tiler
-from ._common import CONFIG, sim_dtype
+from ._common import CONFIG, Unsupported, sim_dtype
 from .profiler import Cost, emit
-from .vector import vmap
+from .vector import analytic_cost, vmap
 
 SIM_MACS = 1 << 25
 
@@ -123,4 +124,56 @@ def _addmatmul(input, a, b, beta, alpha):
     return emit("addmatmul", out, cost)
 
 
-KERNELS = {"matmul": _matmul, "linear": _linear, "addmatmul": _addmatmul}
+# ---- convolution: img2col on the host, the GEMM on the cube ----------------------------------------------
+# The columns (C*kh*kw, N*Ho*Wo) are built on the host (kernels.cpu.conv's im2col) and the cube GEMM loads
+# them from GM, so the kh*kw-fold expansion is charged as GM->L1 (MTE2) traffic of the expanded matrix: an
+# upper bound on the chip's MTE1 img2col, which expands L1->L0A from the un-expanded feature map
+# (npu_sim.kernels.conv). conv_transpose's col2im adds the GEMM's columns back into the input's shape:
+# numpy does the adds in fp32, charged analytically as one vadd pass over the columns.
+
+def _conv_check(op, x, w, padding, groups):
+    sim_dtype(op, x, w)
+    if len(padding) != 2:
+        raise Unsupported(f"'{op}' on npu runs 2-D convolutions only, got {len(padding)} spatial dim(s)")
+    if groups != 1:
+        raise Unsupported(f"'{op}' on npu runs groups=1 only, got groups={groups}")
+
+
+def _columns(x, kernel, stride, padding, dilation, out=None):
+    cols, out = _cpu_conv._columns(x.astype(np.float32, copy=False), kernel, stride, padding, dilation, 1, out)
+    return cols[0], out
+
+
+def _conv(x, w, stride, padding, dilation, groups, out=None):
+    """2-D cross-correlation (groups=1): ``cols.T @ w.T`` on the cube, M = N*Ho*Wo, K = C*kh*kw, N = O."""
+    _conv_check("conv", x, w, padding, groups)
+    cols, out = _columns(x, w.shape[2:], stride, padding, dilation, out)
+    res, cost = gemm(cols.T.astype(x.dtype, copy=False), w.reshape(w.shape[0], -1).T, "conv")
+    res = res.reshape((x.shape[0],) + out + (w.shape[0],)).transpose(0, 3, 1, 2)
+    return emit("conv", np.ascontiguousarray(res), cost)
+
+
+def _conv_transpose(g, w, stride, padding, dilation, groups, size):
+    """conv's input gradient: ``w.T @ g`` on the cube gives the columns, col2im adds them into (N, C, *size)."""
+    _conv_check("conv_transpose", g, w, padding, groups)
+    o, c = w.shape[:2]
+    n, out = g.shape[0], g.shape[2:]
+    g2 = np.moveaxis(g, 1, 0).reshape(o, -1).astype(np.float32)
+    cols, cost = gemm(w.reshape(o, -1).T.astype(np.float32), g2, "conv_transpose")
+    cols = cols.reshape(cols.shape[0], n, -1)
+    res = _cpu_conv._plane_scatter(cols, (n, c) + tuple(size), w.shape[2:], stride, padding, dilation, out)
+    cost = cost + analytic_cost(("vadd",), cols.size, res.size, "fp32", 4)
+    return emit("conv_transpose", res.astype(g.dtype, copy=False), cost)
+
+
+def _conv_weight(x, g, stride, padding, dilation, groups, kernel):
+    """conv's weight gradient: ``g @ cols.T`` on the cube, K = N*Ho*Wo."""
+    _conv_check("conv_weight", x, g, padding, groups)
+    cols, _ = _columns(x, kernel, stride, padding, dilation, g.shape[2:])
+    g2 = np.moveaxis(g, 1, 0).reshape(g.shape[1], -1)
+    res, cost = gemm(g2, cols.T.astype(x.dtype, copy=False), "conv_weight")
+    return emit("conv_weight", res.reshape((g.shape[1], x.shape[1]) + tuple(kernel)), cost)
+
+
+KERNELS = {"matmul": _matmul, "linear": _linear, "addmatmul": _addmatmul, "conv": _conv,
+           "conv_transpose": _conv_transpose, "conv_weight": _conv_weight}

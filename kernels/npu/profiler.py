@@ -11,24 +11,29 @@ _collectors = []
 
 
 class Cost:
-    """Cycles (launch included), cube work and GM bytes of one or more kernel launches run back to back."""
+    """Cycles (launch included), cube work, GM bytes and per-pipe busy cycles (mean over cores) of one or more
+    kernel launches run back to back."""
 
-    __slots__ = ("cycles", "body_cycles", "cube_ideal", "gm_bytes", "model")
+    __slots__ = ("cycles", "body_cycles", "cube_ideal", "gm_bytes", "model", "busy")
 
-    def __init__(self, cycles=0.0, body_cycles=0.0, cube_ideal=0.0, gm_bytes=0.0, model="sim"):
+    def __init__(self, cycles=0.0, body_cycles=0.0, cube_ideal=0.0, gm_bytes=0.0, model="sim", busy=None):
         self.cycles, self.body_cycles, self.cube_ideal = cycles, body_cycles, cube_ideal
-        self.gm_bytes, self.model = gm_bytes, model
+        self.gm_bytes, self.model, self.busy = gm_bytes, model, dict(busy or {})
 
     @classmethod
     def of(cls, report):
-        """The cost of one simulator ``Report``; ``cube_ideal`` is per core so utilisations add up."""
+        """The cost of one simulator ``Report``; ``cube_ideal`` and ``busy`` are per core so utilisations add up."""
         gm = sum(v for k, v in report.bytes.items() if k.startswith("GM->") or k.endswith("->GM"))
-        return cls(report.total_cycles, report.cycles, report.cube_ideal_cycles / report.cores, gm)
+        busy = {pipe: c / report.cores for pipe, c in report.busy.items() if c}
+        return cls(report.total_cycles, report.cycles, report.cube_ideal_cycles / report.cores, gm, busy=busy)
 
     def __add__(self, other):
         model = self.model if self.model == other.model else "sim+analytic"
+        busy = dict(self.busy)
+        for pipe, c in other.busy.items():
+            busy[pipe] = busy.get(pipe, 0.0) + c
         return Cost(self.cycles + other.cycles, self.body_cycles + other.body_cycles,
-                    self.cube_ideal + other.cube_ideal, self.gm_bytes + other.gm_bytes, model)
+                    self.cube_ideal + other.cube_ideal, self.gm_bytes + other.gm_bytes, model, busy)
 
     @property
     def cube_utilisation(self):
@@ -37,19 +42,20 @@ class Cost:
 
 
 class Record(NamedTuple):
-    """One kernel call: op (kernel name), cycles, cube utilisation, GM bytes, and how it ran."""
+    """One kernel call: op (kernel name), cycles, cube utilisation, GM bytes, how it ran, busy cycles per pipe."""
 
     op: str
     cycles: float
     cube_utilisation: float
     bytes: float
     model: str
+    busy: dict
 
 
 def emit(op, out, cost):
     """Record ``cost`` for kernel ``op`` in every active collector and return ``out``."""
     if _collectors:
-        rec = Record(op, cost.cycles, cost.cube_utilisation, cost.gm_bytes, cost.model)
+        rec = Record(op, cost.cycles, cost.cube_utilisation, cost.gm_bytes, cost.model, cost.busy)
         for c in _collectors:
             c.append(rec)
     return out

@@ -5,7 +5,8 @@ into UB-sized chunks (``tiler.vector_chunk``), each chunk moves GM->UB (MTE2), r
 instruction (V) and goes back UB->GM (MTE3), with two UB buffers per operand so the three pipes
 overlap. The values come out of the simulated vector unit (fp32 lanes for float32, fp16 lanes for
 float16). Binary operands are broadcast to the output's shape on the host first, so a broadcast
-operand is charged its full expanded size.
+operand is charged its full expanded size. ``rsqrt`` (vsqrt, vrec) and ``pow`` with a scalar exponent
+(repeated vmul, vsqrt, vrec) chain instructions on each chunk inside one program.
 
 The simulator's vector unit has no data-dependent broadcast of a reduced value and no compare/select
 instructions, so ``sum``, ``mean``, ``softmax``, ``log_softmax``, the comparisons and ``where`` are
@@ -20,15 +21,19 @@ import numpy as np
 
 from npu_sim import Machine
 from npu_sim.kernels.launch import split_blocks
-from npu_sim.vector import vector_cycles
+from npu_sim.vector import OPS as VECTOR_OPS, vector_cycles
 
 from . import tiler
 from ._common import CONFIG, Unsupported, sim_dtype
 from .profiler import Cost, emit
 
 
-def vmap(op, arrays, scalar=None):
-    """``op`` (a simulator vector instruction) over same-shape float arrays; returns (result, Cost)."""
+def vmap(op, arrays, scalar=None, then=()):
+    """``op`` (a simulator vector instruction) over same-shape float arrays; returns (result, Cost).
+
+    ``then``: (instruction, scalar) pairs applied in turn to each chunk's result while it is still in the UB,
+    so a short chain (e.g. vsqrt, vrec) is one program; a binary one takes the result and the first operand.
+    """
     dt = sim_dtype(op, *arrays)
     shape, n = arrays[0].shape, arrays[0].size
     out_np = arrays[0].dtype
@@ -55,6 +60,8 @@ def vmap(op, arrays, scalar=None):
             if reuse:
                 p.wait_flag("MTE3", "V", q)        # output of half q written back (WAR)
             p.vector(op, outs[q], *ins[q], count=cols, scalar=scalar)
+            for vop, s in then:
+                p.vector(vop, outs[q], outs[q], *ins[q][:VECTOR_OPS[vop][0] - 1], count=cols, scalar=s)
             p.set_flag("V", "MTE2", q)
             p.set_flag("V", "MTE3", q)
             p.wait_flag("V", "MTE3", q)
@@ -75,12 +82,32 @@ def _binary(name, vop):
     return kernel
 
 
-def _unary(name, vop, scalar=None):
+def _unary(name, vop, scalar=None, then=()):
     def kernel(x):
-        return emit(name, *vmap(vop, [x], scalar))
+        return emit(name, *vmap(vop, [x], scalar, then))
     kernel.__name__ = name
-    kernel.__doc__ = f"``{name}`` on the simulated vector unit ({vop})."
+    kernel.__doc__ = f"``{name}`` on the simulated vector unit ({', '.join([vop] + [v for v, _ in then])})."
     return kernel
+
+
+def _power_chain(e):
+    """Instructions turning a copy of ``x`` into ``x ** e`` (vmul multiplies by ``x`` again), for the exponents
+    the vector unit can do."""
+    if e in (0.5, -0.5):
+        return [("vsqrt", None)] + ([("vrec", None)] if e < 0 else [])
+    if e != int(e) or not 1 <= abs(e) <= 8:
+        raise Unsupported(f"'pow' on npu takes a scalar exponent +-0.5 or an integer 1..8 in magnitude, got {e}")
+    return [("vmul", None)] * (int(abs(e)) - 1) + ([("vrec", None)] if e < 0 else [])
+
+
+def _pow(x, e):
+    """``x ** e`` for a scalar exponent: repeated vmul, vsqrt and vrec on the vector unit."""
+    if e.size != 1 or e.dtype.kind not in "iuf" or x.dtype.kind != "f":
+        raise Unsupported(f"'pow' on npu takes a float tensor and a scalar exponent, got {x.dtype} ** {e.dtype}"
+                          f"{'' if e.size == 1 else ' tensor'}")
+    chain = _power_chain(float(e.reshape(())))
+    x = np.broadcast_to(x, np.broadcast_shapes(x.shape, e.shape))
+    return emit("pow", *vmap("vmuls", [x], 1.0, chain))
 
 
 # ---- analytic vector-unit cost --------------------------------------------------------------------
@@ -96,10 +123,12 @@ def analytic_cost(passes, n_in, n_out, dtype, itemsize):
     """
     cores = CONFIG.num_cores
     share_in, share_out = -(-n_in // cores), -(-n_out // cores)
-    body = (2 * CONFIG.dma_latency_gm + share_in * itemsize / CONFIG.bw_gm_ub + share_out * itemsize / CONFIG.bw_ub_gm
-            + sum(vector_cycles(CONFIG, _COST_CLASS.get(p, p), max(share_in, 1), dtype) for p in passes))
+    busy = {"MTE2": CONFIG.dma_latency_gm + share_in * itemsize / CONFIG.bw_gm_ub,
+            "MTE3": CONFIG.dma_latency_gm + share_out * itemsize / CONFIG.bw_ub_gm,
+            "V": sum(vector_cycles(CONFIG, _COST_CLASS.get(p, p), max(share_in, 1), dtype) for p in passes)}
+    body = sum(busy.values())
     launch = CONFIG.kernel_launch_overhead_s * CONFIG.clock_hz
-    return Cost(body + launch, body, 0.0, (n_in + n_out) * itemsize, "analytic")
+    return Cost(body + launch, body, 0.0, (n_in + n_out) * itemsize, "analytic", {k: v for k, v in busy.items() if v})
 
 
 def _clone(x):
@@ -177,6 +206,9 @@ KERNELS = {
     "add": _binary("add", "vadd"), "sub": _binary("sub", "vsub"), "mul": _binary("mul", "vmul"),
     "div": _binary("div", "vdiv"), "maximum": _binary("maximum", "vmax"), "minimum": _binary("minimum", "vmin"),
     "neg": _unary("neg", "vmuls", -1.0), "exp": _unary("exp", "vexp"), "relu": _unary("relu", "vrelu"),
+    "sqrt": _unary("sqrt", "vsqrt"), "rsqrt": _unary("rsqrt", "vsqrt", then=[("vrec", None)]),
+    "reciprocal": _unary("reciprocal", "vrec"), "log": _unary("log", "vln"), "abs": _unary("abs", "vabs"),
+    "pow": _pow,
     "clone": _clone,
     "sum": _sum, "mean": _mean,
     "softmax": _softmax_kernel("softmax", False, ("vcmax", "vadds", "vexp", "vcadd", "vmuls")),

@@ -148,3 +148,94 @@ def test_mlp_trains_on_npu_with_backward_on_the_cube():
         opt.step()
         losses.append(loss.item())
     assert losses[2] < losses[0]
+
+
+def _conv_reference(x, w, g, **kw):
+    """conv2d and both its gradients in float64 on fp16-rounded operands (the cube's numerics, one rounding)."""
+    F = framework.nn.functional
+    xr, wr = (framework.tensor(a.astype(np.float16).astype(np.float64), requires_grad=True) for a in (x, w))
+    F.conv2d(xr, wr, **kw).backward(framework.tensor(g.astype(np.float16).astype(np.float64)))
+    y = F.conv2d(xr.detach(), wr.detach(), **kw)
+    return y.numpy(), xr.grad.numpy(), wr.grad.numpy()
+
+
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(stride=2, padding=(1, 0), dilation=(1, 2))])
+def test_conv2d_and_its_gradients_run_on_the_cube(kw):
+    x, w = _rand(2, 3, 9, 8, seed=14), _rand(5, 3, 3, 2, seed=15)
+    xn, wn = (framework.tensor(a).npu().requires_grad_() for a in (x, w))
+    with framework.npu.profile() as prof:
+        y = framework.nn.functional.conv2d(xn, wn, **kw)
+        g = _rand(*y.shape, seed=16)
+        y.backward(framework.tensor(g).npu())
+    ref_y, ref_gx, ref_gw = _conv_reference(x, w, g, **kw)
+    assert y.device.type == "npu" and y.dtype is framework.float32 and xn.grad.device.type == "npu"
+    np.testing.assert_allclose(y.detach().cpu().numpy(), ref_y, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(xn.grad.cpu().numpy(), ref_gx, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(wn.grad.cpu().numpy(), ref_gw, rtol=1e-5, atol=1e-5)
+    ops = {r.op: r for r in prof.records}
+    assert {"conv", "conv_transpose", "conv_weight"} <= set(ops)
+    assert all(ops[op].cube_utilisation > 0 and ops[op].busy.get("M", 0) > 0
+               for op in ("conv", "conv_transpose", "conv_weight"))
+
+
+def test_conv2d_half_rounds_once():
+    x, w = _rand(1, 4, 6, 6, seed=17), _rand(3, 4, 3, 3, seed=18)
+    y = framework.nn.functional.conv2d(framework.tensor(x).half().npu(), framework.tensor(w).half().npu())
+    assert y.dtype is framework.float16
+    np.testing.assert_array_equal(y.cpu().numpy(), _conv_reference(x, w, np.zeros((1, 3, 4, 4)))[0].astype(np.float16))
+
+
+def test_conv_cases_the_cube_lacks_name_op_and_device(host_fallback):
+    F = framework.nn.functional
+    framework.npu.set_host_fallback(False)
+    x, w = framework.ones(1, 4, 5, 5).npu(), framework.ones(4, 2, 3, 3).npu()
+    with pytest.raises(NotImplementedError, match=r"'conv'.*'npu'.*groups=2"):
+        F.conv2d(x, w, groups=2)
+    with pytest.raises(NotImplementedError, match=r"'conv'.*'npu'.*1 spatial"):
+        F.conv1d(framework.ones(1, 2, 5).npu(), framework.ones(3, 2, 2).npu())
+    with pytest.raises(NotImplementedError, match=r"'conv'.*'npu'.*float64"):
+        F.conv2d(x.double(), framework.ones(3, 4, 3, 3, dtype=framework.float64).npu())
+    framework.npu.set_host_fallback(True)
+    with pytest.warns(UserWarning, match="'conv'.*host"):
+        out = F.conv2d(x, w, groups=2)
+    np.testing.assert_array_equal(out.cpu().numpy(), F.conv2d(x.cpu(), w.cpu(), groups=2).numpy())
+
+
+def test_layer_norm_runs_forward_and_backward_without_fallback():
+    x, w, b = _rand(6, 20, seed=19), _rand(20, seed=20), _rand(20, seed=21)
+    F = framework.nn.functional
+    ref = [framework.tensor(a, requires_grad=True) for a in (x, w, b)]
+    (F.layer_norm(ref[0], (20,), ref[1], ref[2]) ** 2).sum().backward()
+    npu = [framework.tensor(a).npu().requires_grad_() for a in (x, w, b)]
+    with framework.npu.profile() as prof:
+        y = F.layer_norm(npu[0], (20,), npu[1], npu[2])
+        (y ** 2).sum().backward()
+    assert not [r for r in prof.records if r.model == "host"]
+    assert {"rsqrt", "pow"} <= {r.op for r in prof.records}
+    np.testing.assert_allclose(y.detach().cpu().numpy(), F.layer_norm(framework.tensor(x), (20,), ref[1].detach(),
+                                                                       ref[2].detach()).numpy(), rtol=1e-5, atol=1e-5)
+    for a, r in zip(npu, ref):
+        np.testing.assert_allclose(a.grad.cpu().numpy(), r.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_vector_math_and_pow_exponents():
+    x = framework.tensor(np.abs(_rand(4, 30, seed=22)) + 0.5)
+    xn = x.npu()
+    for f in (lambda a: a.sqrt(), lambda a: a.rsqrt(), lambda a: a.reciprocal(), lambda a: a.log(),
+              lambda a: (-a).abs(), lambda a: a ** 3, lambda a: a ** -2, lambda a: a ** 0.5, lambda a: a ** -0.5):
+        np.testing.assert_allclose(f(xn).cpu().numpy(), f(x).numpy(), rtol=1e-6)
+    with pytest.raises(NotImplementedError, match=r"'pow'.*'npu'.*1.5"):
+        xn ** 1.5
+
+
+def test_profile_chip_estimate_and_timeline(tmp_path):
+    x = framework.tensor(_rand(40, 50, seed=23)).npu()
+    with framework.npu.profile() as prof:
+        (x @ x.T).softmax(1).exp()
+    est = prof.chip_estimate()
+    assert set(est.per_op) == {"matmul", "softmax", "exp"} and est.host_fallbacks == 0
+    assert est.seconds == pytest.approx(sum(r.cycles for r in prof.records) / est.clock_hz)
+    assert all(r.busy.get("MTE2", 0) > 0 for r in prof.records)
+    pytest.importorskip("matplotlib")
+    path = prof.timeline(tmp_path / "timeline.png")
+    assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
