@@ -155,7 +155,7 @@ def copy_(self, src, non_blocking=False):
     from ..autograd.grad_mode import state
     if state.enabled and (src._requires_grad or self._requires_grad):
         # a differentiable copy of src in self's dtype and shape; self then takes its place on the tape
-        return commit_inplace(self, clone(src.to(self.dtype).expand(self._data.shape)), "copy_")
+        return commit_inplace(self, clone(src.to(self.dtype).expand(self._data.shape)))
     if np.may_share_memory(self._data, src._data):
         src = Tensor._wrap(src._data.copy(), src.dtype, src._device)
     write_array(self, src)

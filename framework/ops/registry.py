@@ -184,7 +184,7 @@ def record(op, inputs, attrs, outs):
     return node
 
 
-def commit_inplace(target, result, op_name="in-place op"):
+def commit_inplace(target, result):
     """Make ``target`` hold ``result`` in place: copy the values, bump the version, move it on the tape."""
     if state.enabled and target._requires_grad and target.grad_fn is None and target._base is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
@@ -200,10 +200,16 @@ def commit_inplace(target, result, op_name="in-place op"):
             raise RuntimeError(
                 f"output with shape {list(target.shape)} doesn't match the broadcast shape "
                 f"{list(np.broadcast_shapes(result.shape, target.shape))}")
+    base = target._base
+    rewrites_base = base is not None and (base._requires_grad or result._requires_grad)
+    track = state.enabled and (result._requires_grad or target._requires_grad or rewrites_base)
+    if track and rewrites_base and target._view_fn is None:
+        raise RuntimeError("Output 0 of a function that returns multiple views (unbind, split, chunk) is being "
+                           "modified inplace. Such functions do not allow the output views to be modified inplace. "
+                           "You should replace the inplace operation by an out-of-place one.")
     write_array(target, result)
     target._vc.value += 1
-    if state.enabled and (result._requires_grad or target._requires_grad or
-                          (target._base is not None and target._base._requires_grad)):
+    if track:
         if result._requires_grad and (result.shape != target.shape or result.dtype is not target.dtype):
             result = result.expand(target.shape).to(target.dtype)
         _rebase_history(target, result)
@@ -232,10 +238,6 @@ def _rebase_history(target, result):
         target._out_index = result._out_index
         target._requires_grad = result._requires_grad
         return
-    if target._view_fn is None:
-        raise RuntimeError("Output 0 of a function that returns multiple views (unbind, split, chunk) is being "
-                           "modified inplace. Such functions do not allow the output views to be modified inplace. "
-                           "You should replace the inplace operation by an out-of-place one.")
     from .view_ops import copy_slices
     copy_slices(base, target, result)
 
