@@ -2,8 +2,8 @@
 
 ``KERNELS`` maps an op's kernel name to a function of raw numpy arrays, as ``kernels.cpu`` does; the
 values come out of the simulator (``cube``: GEMMs and 2-D convolutions on the cube, ``vector``: elementwise
-ops on the vector unit, reductions and softmax with an analytic vector-unit cost) and each call's cost goes
-to the collectors of ``profiler``.
+ops, optimizer updates and last-dim sums on the vector unit, other reductions and softmax with an analytic
+vector-unit cost) and each call's cost goes to the collectors of ``profiler``.
 
 An op the NPU cannot run (no kernel, or arguments its units lack, e.g. float64) raises
 NotImplementedError naming the op and the device, unless the explicit host fallback is on

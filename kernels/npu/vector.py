@@ -1,4 +1,4 @@
-"""Elementwise ops as vector-unit programs; reductions and softmax with an analytic vector-unit cost.
+"""Elementwise ops, optimizer updates and last-dim sums as vector-unit programs; the rest analytic.
 
 ``vmap`` lowers an elementwise op to one simulator program per core: the flattened operands are cut
 into UB-sized chunks (``tiler.vector_chunk``), each chunk moves GM->UB (MTE2), runs one vector
@@ -8,14 +8,20 @@ float16). Binary operands are broadcast to the output's shape on the host first,
 operand is charged its full expanded size. ``rsqrt`` (vsqrt, vrec) and ``pow`` with a scalar exponent
 (repeated vmul, vsqrt, vrec) chain instructions on each chunk inside one program.
 
-The simulator's vector unit has no data-dependent broadcast of a reduced value and no compare/select
-instructions, so ``sum``, ``mean``, ``softmax``, ``log_softmax``, the comparisons and ``where`` are
-computed by numpy in float32 (the precision of the fp32 vector lanes; float16 inputs are widened and
-the result rounded back), and their time is charged analytically: GM->UB and UB->GM transfers at the
-core's port rates plus ``vector_cycles`` of each vector pass the lowering would issue (vcmax, vadds,
-vexp, vcadd, ...), split over all cores, plus the launch. Those records say ``model="analytic"``; so does
-``clone`` (a GM->UB->GM copy of any dtype, no vector pass). ``sgd_update`` (plain SGD only) runs as
-vector programs and writes the parameter in place.
+``vfuse`` is the general form: several inputs, temporaries and outputs per chunk. Each optimizer update
+(``adam_update``, ``sgd_update``, ``rmsprop_update``, ``adagrad_update``, ``adadelta_update``, every option,
+float32 parameters only) is one fused program that writes the parameter and its state in place, issuing the
+CPU kernel's float32 operations in the same order (bit-equal results); ``fill`` is a vector_dup program.
+``sum`` and ``mean`` over the last dim of a float32 tensor are row programs (vadd over column blocks, then
+vcadd; vdiv by the count for ``mean``).
+
+The simulator's vector unit has no broadcast of a per-row value across a row (``brcb``) and no
+compare/select instructions, so the other ``sum``/``mean`` reductions, ``softmax``, ``log_softmax``, the
+comparisons and ``where`` are computed by numpy in float32 (the precision of the fp32 vector lanes;
+float16 inputs are widened and the result rounded back), and their time is charged analytically: GM->UB
+and UB->GM transfers at the core's port rates plus ``vector_cycles`` of each vector pass the lowering
+would issue (vcmax, vadds, vexp, vcadd, ...), split over all cores, plus the launch. Those records say
+``model="analytic"``; so does ``clone`` (a GM->UB->GM copy of any dtype, no vector pass).
 """
 import numpy as np
 
@@ -28,48 +34,63 @@ from ._common import CONFIG, Unsupported, sim_dtype
 from .profiler import Cost, emit
 
 
+def vfuse(name, arrays, steps, outputs, scratch=0, like=None):
+    """A fused vector program over same-shape float arrays; returns (list of output arrays, Cost).
+
+    Per UB chunk, slots ``0..len(arrays)-1`` hold the inputs and the next ``scratch`` slots are temporaries;
+    ``steps`` are (instruction, dst slot, source slots, scalar) issued in order on the chunk, and the slots named
+    in ``outputs`` go back to GM, each as one result with the shape and dtype of ``like`` (default: the first input).
+    """
+    like = arrays[0] if like is None else like
+    dt = sim_dtype(name, like, *arrays)
+    shape, n = like.shape, like.size
+    out_np = like.dtype
+    if n == 0:
+        return [np.empty(shape, out_np) for _ in outputs], Cost()
+    m = Machine(CONFIG)
+    gins = [m.tensor(np.reshape(x, (1, n)), dt) for x in arrays]
+    gouts = [m.empty(1, n, dt) for _ in outputs]
+    slots = len(arrays) + scratch
+    chunk = tiler.vector_chunk(n, slots, out_np.itemsize)
+    programs = []
+    for blocks in split_blocks(list(range(0, n, chunk)), CONFIG.num_cores):
+        p = m.program()
+        tiles = [[p.alloc_tile("UB", 1, chunk, dt) for _ in range(slots)] for _ in range(2)]
+        for it, c0 in enumerate(blocks):
+            q, reuse = it % 2, it >= 2
+            cols = min(chunk, n - c0)
+            if reuse:
+                p.wait_flag("V", "MTE2", q)        # inputs of half q consumed (WAR)
+            for tile, g in zip(tiles[q], gins):
+                p.copy_gm_to_ubuf(tile, g, 0, c0, 1, cols)
+            p.set_flag("MTE2", "V", q)
+            p.wait_flag("MTE2", "V", q)
+            if reuse:
+                p.wait_flag("MTE3", "V", q)        # outputs of half q written back (WAR)
+            for op, dst, srcs, scalar in steps:
+                p.vector(op, tiles[q][dst], *(tiles[q][s] for s in srcs), count=cols, scalar=scalar)
+            p.set_flag("V", "MTE2", q)
+            p.set_flag("V", "MTE3", q)
+            p.wait_flag("V", "MTE3", q)
+            for g, slot in zip(gouts, outputs):
+                p.copy_ubuf_to_gm(g, tiles[q][slot], 0, c0)
+            p.set_flag("MTE3", "V", q)
+        programs.append(p)
+    report = m.run(programs, check_hazards=False)
+    return [m.read(g).reshape(shape).astype(out_np, copy=False) for g in gouts], Cost.of(report)
+
+
 def vmap(op, arrays, scalar=None, then=()):
     """``op`` (a simulator vector instruction) over same-shape float arrays; returns (result, Cost).
 
     ``then``: (instruction, scalar) pairs applied in turn to each chunk's result while it is still in the UB,
     so a short chain (e.g. vsqrt, vrec) is one program; a binary one takes the result and the first operand.
     """
-    dt = sim_dtype(op, *arrays)
-    shape, n = arrays[0].shape, arrays[0].size
-    out_np = arrays[0].dtype
-    if n == 0:
-        return np.empty(shape, out_np), Cost()
-    m = Machine(CONFIG)
-    gins = [m.tensor(np.reshape(x, (1, n)), dt) for x in arrays]
-    gout = m.empty(1, n, dt)
-    chunk = tiler.vector_chunk(n, len(arrays) + 1, out_np.itemsize)
-    programs = []
-    for blocks in split_blocks(list(range(0, n, chunk)), CONFIG.num_cores):
-        p = m.program()
-        ins = [[p.alloc_tile("UB", 1, chunk, dt) for _ in arrays] for _ in range(2)]
-        outs = [p.alloc_tile("UB", 1, chunk, dt) for _ in range(2)]
-        for it, c0 in enumerate(blocks):
-            q, reuse = it % 2, it >= 2
-            cols = min(chunk, n - c0)
-            if reuse:
-                p.wait_flag("V", "MTE2", q)        # inputs of half q consumed (WAR)
-            for tile, g in zip(ins[q], gins):
-                p.copy_gm_to_ubuf(tile, g, 0, c0, 1, cols)
-            p.set_flag("MTE2", "V", q)
-            p.wait_flag("MTE2", "V", q)
-            if reuse:
-                p.wait_flag("MTE3", "V", q)        # output of half q written back (WAR)
-            p.vector(op, outs[q], *ins[q], count=cols, scalar=scalar)
-            for vop, s in then:
-                p.vector(vop, outs[q], outs[q], *ins[q][:VECTOR_OPS[vop][0] - 1], count=cols, scalar=s)
-            p.set_flag("V", "MTE2", q)
-            p.set_flag("V", "MTE3", q)
-            p.wait_flag("V", "MTE3", q)
-            p.copy_ubuf_to_gm(gout, outs[q], 0, c0)
-            p.set_flag("MTE3", "V", q)
-        programs.append(p)
-    report = m.run(programs, check_hazards=False)
-    return m.read(gout).reshape(shape).astype(out_np, copy=False), Cost.of(report)
+    k = len(arrays)
+    steps = [(op, k, tuple(range(k)), scalar)]
+    steps += [(vop, k, (k,) + (0,)[:VECTOR_OPS[vop][0] - 1], s) for vop, s in then]
+    (out,), cost = vfuse(op, arrays, steps, [k], scratch=1)
+    return out, cost
 
 
 def _binary(name, vop):
@@ -137,22 +158,91 @@ def _clone(x):
     return emit("clone", out, analytic_cost((), x.size, x.size, "fp32", x.itemsize))
 
 
+def _fill(x, value):
+    """``fill``: ``x``'s shape and dtype filled with ``value`` (vector_dup, nothing read)."""
+    (out,), cost = vfuse("fill", [], [("vector_dup", 0, (), float(value))], [0], scratch=1, like=x)
+    return emit("fill", out, cost)
+
+
 def _widened(name, x):
     dt = sim_dtype(name, x)
     return dt, x.astype(np.float32, copy=False)
 
 
+def _last_dim_sum(x, scale):
+    """Row sums of float32 ``x`` over its last dim on the vector unit, times 1/``scale`` (vdiv) when given.
+
+    Each core takes blocks of rows; a block's rows come in one 256-byte column block at a time (zero-padded past
+    the row's end), ``vadd`` accumulates the column blocks elementwise, and one ``vcadd`` then leaves one sum per
+    row, since every row of the accumulator is exactly one vector repeat.
+    """
+    length = x.shape[-1]
+    rows = x.size // length
+    width = CONFIG.vector_bytes_per_repeat // x.itemsize
+    block = min(CONFIG.vector_max_repeat, -(-rows // CONFIG.num_cores))
+    m = Machine(CONFIG)
+    gx, gout = m.tensor(np.reshape(x, (rows, length)), "fp32"), m.empty(1, rows, "fp32")
+    programs = []
+    for starts in split_blocks(list(range(0, rows, block)), CONFIG.num_cores):
+        p = m.program()
+        bufs = [p.alloc_tile("UB", block, width, "fp32") for _ in range(2)]
+        acc = p.alloc_tile("UB", block, width, "fp32")
+        res, div = p.alloc_tile("UB", 1, block, "fp32"), p.alloc_tile("UB", 1, block, "fp32")
+        if scale:
+            p.vector("vector_dup", div, count=block, scalar=scale)
+        t = 0
+        for b, r0 in enumerate(starts):
+            rb = min(block, rows - r0)
+            p.vector("vector_dup", acc, count=rb * width, scalar=0.0)
+            for c0 in range(0, length, width):
+                q = t % 2
+                if t >= 2:
+                    p.wait_flag("V", "MTE2", q)        # buffer q added in (WAR)
+                p.copy_gm_to_ubuf(bufs[q], gx, r0, c0, rb, min(width, length - c0))
+                p.set_flag("MTE2", "V", q)
+                p.wait_flag("MTE2", "V", q)
+                p.vector("vadd", acc, acc, bufs[q], count=rb * width)
+                p.set_flag("V", "MTE2", q)
+                t += 1
+            if b:
+                p.wait_flag("MTE3", "V")               # previous block's sums written back (WAR)
+            p.vector("vcadd", res, acc, count=rb * width)
+            if scale:
+                p.vector("vdiv", res, res, div, count=rb)
+            p.set_flag("V", "MTE3")
+            p.wait_flag("V", "MTE3")
+            p.copy_ubuf_to_gm(gout, res, 0, r0)
+            p.set_flag("MTE3", "V")
+        programs.append(p)
+    report = m.run(programs, check_hazards=False)
+    return m.read(gout).reshape(x.shape[:-1]), Cost.of(report)
+
+
+def _on_last_dim(x, dims):
+    """Whether a reduction over ``dims`` of ``x`` is one over its last dim that the row program takes."""
+    last = (x.ndim - 1,) if x.ndim else ()
+    return (x.dtype == np.float32 and x.size > 0 and x.ndim >= 1
+            and (tuple(dims) == last if dims is not None else x.ndim == 1))
+
+
 def _sum(x, dims, keepdim, dtype=None):
-    """``sum`` in fp32 vector lanes (vcadd per repeat, then vadd of the partials)."""
+    """``sum``: over the last dim of float32 as a vector program (vadd, vcadd); otherwise in fp32 vector lanes
+    with an analytic cost."""
     if dtype is not None and np.dtype(dtype) != x.dtype:
         raise Unsupported(f"'sum' on npu accumulates in the input's dtype, got dtype={np.dtype(dtype)}")
+    if _on_last_dim(x, dims):
+        out, cost = _last_dim_sum(x, None)
+        return emit("sum", out[..., None] if keepdim else out, cost)
     dt, xf = _widened("sum", x)
     out = np.sum(xf, axis=dims, keepdims=keepdim).astype(x.dtype)
     return emit("sum", out, analytic_cost(("vcadd", "vadd"), x.size, out.size, dt, x.itemsize))
 
 
 def _mean(x, dims, keepdim):
-    """``mean``: the fp32 ``sum`` scaled by 1/count (vmuls)."""
+    """``mean``: ``sum`` divided by the count (vdiv), as a vector program over the last dim of float32."""
+    if _on_last_dim(x, dims):
+        out, cost = _last_dim_sum(x, x.shape[-1])
+        return emit("mean", out[..., None] if keepdim else out, cost)
     dt, xf = _widened("mean", x)
     count = int(np.prod([x.shape[d] for d in (range(x.ndim) if dims is None else dims)]))
     out = (np.sum(xf, axis=dims, keepdims=keepdim) / np.float32(count)).astype(x.dtype)  # 0/0 -> nan, as torch
@@ -192,14 +282,139 @@ def _where(cond, a, b):
     return emit("where", out, analytic_cost(("vsel",), cond.size + a.size + b.size, out.size, "fp32", a.itemsize))
 
 
+def _fp32_params(name, *arrays):
+    if any(a.dtype != np.float32 for a in arrays):
+        raise Unsupported(f"'{name}' on npu updates float32 parameters and state in fp32 lanes, got "
+                          f"{', '.join(sorted({str(a.dtype) for a in arrays}))}")
+
+
+def _write_back(written, results):
+    for dst, r in zip(written, results):
+        dst[...] = r
+
+
+def _gradient(G, P, T, maximize, weight_decay):
+    """Steps turning slot ``G`` into the (negated when maximizing, weight-decayed) gradient; ``T`` is a temporary."""
+    steps = [("vmuls", G, (G,), -1.0)] if maximize else []
+    if weight_decay != 0:
+        steps += [("vmuls", T, (P,), weight_decay), ("vadd", G, (G, T), None)]
+    return steps
+
+
 def _sgd_update(grad, param, momentum_buffer, *, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
-    """Plain SGD ``param += -lr * grad`` in place, as two vector programs (vmuls, vadd) in fp32 lanes."""
-    if momentum or weight_decay or maximize:
-        raise Unsupported("'sgd_update' on npu covers plain SGD only (no momentum, weight_decay or maximize)")
-    step, cost = vmap("vmuls", [grad], -lr)
-    new, c = vmap("vadd", [param, step])
-    param[...] = new
-    emit("sgd_update", None, cost + c)
+    """One SGD step in place as one fused vector program in fp32 lanes, operation by operation as the CPU kernel."""
+    G, P, B = 0, 1, 2
+    arrays = [grad, param] + ([momentum_buffer] if momentum and not first else [])
+    _fp32_params("sgd_update", *arrays)
+    T = B + 1 if momentum else B   # the buffer's slot is a temporary on the first step
+    steps = _gradient(G, P, T, maximize, weight_decay)
+    direction = G
+    if momentum:
+        if first:
+            steps.append(("vmuls", B, (G,), 1.0))     # the buffer starts as the (decayed) gradient
+        else:
+            steps += [("vmuls", B, (B,), momentum), ("vmuls", T, (G,), 1 - dampening), ("vadd", B, (B, T), None)]
+        if nesterov:
+            steps += [("vmuls", T, (B,), momentum), ("vadd", G, (G, T), None)]
+        else:
+            direction = B
+    steps += [("vmuls", T, (direction,), -lr), ("vadd", P, (P, T), None)]
+    outputs = [P, B] if momentum else [P]
+    results, cost = vfuse("sgd_update", arrays, steps, outputs, scratch=T + 1 - len(arrays))
+    _write_back([param, momentum_buffer], results)
+    emit("sgd_update", None, cost)
+
+
+def _adam_update(grad, param, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, step,
+                 amsgrad, maximize, decoupled_weight_decay):
+    """One Adam/AdamW step in place as one fused vector program in fp32 lanes, operation by operation as the
+    CPU kernel (vsqrt for the root, vector_dup + vdiv for the bias correction)."""
+    G, P, M, V, VM = 0, 1, 2, 3, 4
+    arrays = [grad, param, exp_avg, exp_avg_sq] + ([max_exp_avg_sq] if amsgrad else [])
+    _fp32_params("adam_update", *arrays)
+    T, U = len(arrays), len(arrays) + 1
+    w1 = 1 - beta1
+    lerp_lo = abs(w1) < 0.5     # the same two lerp forms as the CPU kernel, so the roundings match
+    decoupled = decoupled_weight_decay and weight_decay != 0
+    steps = _gradient(G, P, T, maximize, 0 if decoupled else weight_decay)
+    if decoupled:
+        steps.append(("vmuls", P, (P,), 1 - lr * weight_decay))
+    steps += [("vsub", T, (G, M), None), ("vmuls", T, (T,), w1 if lerp_lo else 1 - w1),
+              ("vadd", M, (M, T), None) if lerp_lo else ("vsub", M, (G, T), None),
+              ("vmuls", V, (V,), beta2), ("vmuls", T, (G,), 1 - beta2), ("vmul", T, (T, G), None),
+              ("vadd", V, (V, T), None)]
+    if amsgrad:
+        steps.append(("vmax", VM, (VM, V), None))
+    steps += [("vsqrt", T, (VM if amsgrad else V,), None), ("vector_dup", U, (), (1 - beta2 ** step) ** 0.5),
+              ("vdiv", T, (T, U), None), ("vadds", T, (T,), eps), ("vdiv", T, (M, T), None),
+              ("vmuls", T, (T,), -(lr / (1 - beta1 ** step))), ("vadd", P, (P, T), None)]
+    outputs = [P, M, V] + ([VM] if amsgrad else [])
+    results, cost = vfuse("adam_update", arrays, steps, outputs, scratch=2)
+    _write_back([param, exp_avg, exp_avg_sq, max_exp_avg_sq], results)
+    emit("adam_update", None, cost)
+
+
+def _rmsprop_update(grad, param, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum,
+                    centered, maximize):
+    """One RMSprop step in place as one fused vector program in fp32 lanes, operation by operation as the CPU
+    kernel."""
+    G, P, S = 0, 1, 2
+    arrays = [grad, param, square_avg] + ([grad_avg] if centered else []) + ([momentum_buffer] if momentum > 0 else [])
+    _fp32_params("rmsprop_update", *arrays)
+    A, B = 3, 3 + bool(centered)
+    T = len(arrays)
+    c = 1 - alpha
+    steps = _gradient(G, P, T, maximize, weight_decay)
+    steps += [("vmuls", S, (S,), alpha), ("vmuls", T, (G,), c), ("vmul", T, (T, G), None), ("vadd", S, (S, T), None)]
+    if centered:
+        steps += [("vsub", T, (G, A), None)]
+        if abs(c) < 0.5:
+            steps += [("vmuls", T, (T,), c), ("vadd", A, (A, T), None)]
+        else:
+            steps += [("vmuls", T, (T,), 1 - c), ("vsub", A, (G, T), None)]
+        steps += [("vmul", T, (A, A), None), ("vsub", T, (S, T), None), ("vsqrt", T, (T,), None)]
+    else:
+        steps.append(("vsqrt", T, (S,), None))
+    steps += [("vadds", T, (T,), eps), ("vdiv", T, (G, T), None)]
+    if momentum > 0:
+        steps += [("vmuls", B, (B,), momentum), ("vadd", B, (B, T), None), ("vmuls", T, (B,), -lr)]
+    else:
+        steps.append(("vmuls", T, (T,), -lr))
+    steps.append(("vadd", P, (P, T), None))
+    results, cost = vfuse("rmsprop_update", arrays, steps, list(range(1, len(arrays))), scratch=1)
+    _write_back([a for a in (param, square_avg, grad_avg, momentum_buffer) if a is not None], results)
+    emit("rmsprop_update", None, cost)
+
+
+def _adagrad_update(grad, param, state_sum, *, lr, lr_decay, weight_decay, eps, step, maximize):
+    """One Adagrad step in place as one fused vector program in fp32 lanes, operation by operation as the CPU
+    kernel."""
+    G, P, S, T = 0, 1, 2, 3
+    _fp32_params("adagrad_update", grad, param, state_sum)
+    steps = _gradient(G, P, T, maximize, weight_decay)
+    steps += [("vmul", T, (G, G), None), ("vadd", S, (S, T), None), ("vsqrt", T, (S,), None),
+              ("vadds", T, (T,), eps), ("vdiv", T, (G, T), None),
+              ("vmuls", T, (T,), -(lr / (1 + (step - 1) * lr_decay))), ("vadd", P, (P, T), None)]
+    results, cost = vfuse("adagrad_update", [grad, param, state_sum], steps, [P, S], scratch=1)
+    _write_back([param, state_sum], results)
+    emit("adagrad_update", None, cost)
+
+
+def _adadelta_update(grad, param, square_avg, acc_delta, *, lr, rho, eps, weight_decay, maximize):
+    """One Adadelta step in place as one fused vector program in fp32 lanes, operation by operation as the CPU
+    kernel."""
+    G, P, S, D, T, U = 0, 1, 2, 3, 4, 5
+    _fp32_params("adadelta_update", grad, param, square_avg, acc_delta)
+    c = 1 - rho
+    steps = _gradient(G, P, T, maximize, weight_decay)
+    steps += [("vmuls", S, (S,), rho), ("vmuls", T, (G,), c), ("vmul", T, (T, G), None), ("vadd", S, (S, T), None),
+              ("vadds", T, (D,), eps), ("vsqrt", T, (T,), None), ("vadds", U, (S,), eps), ("vsqrt", U, (U,), None),
+              ("vdiv", T, (T, U), None), ("vmul", T, (T, G), None),
+              ("vmuls", D, (D,), rho), ("vmuls", U, (T,), c), ("vmul", U, (U, T), None), ("vadd", D, (D, U), None),
+              ("vmuls", T, (T,), -lr), ("vadd", P, (P, T), None)]
+    results, cost = vfuse("adadelta_update", [grad, param, square_avg, acc_delta], steps, [P, S, D], scratch=2)
+    _write_back([param, square_avg, acc_delta], results)
+    emit("adadelta_update", None, cost)
 
 
 KERNELS = {
@@ -209,11 +424,12 @@ KERNELS = {
     "sqrt": _unary("sqrt", "vsqrt"), "rsqrt": _unary("rsqrt", "vsqrt", then=[("vrec", None)]),
     "reciprocal": _unary("reciprocal", "vrec"), "log": _unary("log", "vln"), "abs": _unary("abs", "vabs"),
     "pow": _pow,
-    "clone": _clone,
+    "clone": _clone, "fill": _fill,
     "sum": _sum, "mean": _mean,
     "softmax": _softmax_kernel("softmax", False, ("vcmax", "vadds", "vexp", "vcadd", "vmuls")),
     "log_softmax": _softmax_kernel("log_softmax", True, ("vcmax", "vadds", "vexp", "vcadd", "vln", "vadds")),
     "gt": _compare("gt", np.greater), "ge": _compare("ge", np.greater_equal), "lt": _compare("lt", np.less),
     "le": _compare("le", np.less_equal), "eq": _compare("eq", np.equal), "ne": _compare("ne", np.not_equal),
-    "where": _where, "sgd_update": _sgd_update,
+    "where": _where, "sgd_update": _sgd_update, "adam_update": _adam_update,
+    "rmsprop_update": _rmsprop_update, "adagrad_update": _adagrad_update, "adadelta_update": _adadelta_update,
 }

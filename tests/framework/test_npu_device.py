@@ -239,3 +239,95 @@ def test_profile_chip_estimate_and_timeline(tmp_path):
     pytest.importorskip("matplotlib")
     path = prof.timeline(tmp_path / "timeline.png")
     assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def _train_with(device, make_optimizer, steps=3):
+    """An MLP's parameters after ``steps`` updates on ``device``, from fixed gradients and the same start."""
+    framework.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 3)).to(device)
+    opt = make_optimizer(model.parameters())
+    for k in range(steps):
+        opt.zero_grad()
+        for i, p in enumerate(model.parameters()):
+            p.grad = framework.tensor(_rand(*p.shape, seed=10 * k + i)).to(device)
+        opt.step()
+    return [p.detach().cpu().numpy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: framework.optim.Adam(ps, lr=0.01),
+    lambda ps: framework.optim.Adam(ps, lr=0.01, betas=(0.3, 0.9), weight_decay=0.1, amsgrad=True, maximize=True),
+    lambda ps: framework.optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+    lambda ps: framework.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    lambda ps: framework.optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.3, maximize=True),
+    lambda ps: framework.optim.RMSprop(ps, lr=0.01, alpha=0.3, centered=True, momentum=0.9, weight_decay=0.1),
+    lambda ps: framework.optim.RMSprop(ps, lr=0.01, maximize=True),
+    lambda ps: framework.optim.Adagrad(ps, lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5),
+    lambda ps: framework.optim.Adadelta(ps, lr=1.0, rho=0.3, weight_decay=0.1, maximize=True),
+])
+def test_optimizer_updates_run_as_vector_programs_and_match_cpu(make):
+    with framework.npu.profile() as prof:
+        on_npu = _train_with("npu", make)
+    assert {r.model for r in prof.records} == {"sim"}
+    for a, b in zip(on_npu, _train_with("cpu", make)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_mlp_trains_with_adam_on_npu_without_fallback():
+    framework.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 3)).npu()
+    x, y = framework.tensor(_rand(16, 12, seed=12)).npu(), framework.tensor(_rand(16, 3, seed=13)).npu()
+    opt = framework.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    with framework.npu.profile() as prof:
+        for _ in range(3):
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    assert "adam_update" in {r.op for r in prof.records} and not [r for r in prof.records if r.model == "host"]
+    assert losses[2] < losses[0]
+
+
+def test_optimizer_update_of_half_parameters_names_op_and_device():
+    p = framework.zeros(4, dtype=framework.float16).npu().requires_grad_()
+    p.grad = framework.ones(4, dtype=framework.float16).npu()
+    with pytest.raises(NotImplementedError, match=r"'adam_update'.*'npu'.*float16"):
+        framework.optim.Adam([p]).step()
+
+
+@pytest.mark.parametrize("shape", [(7,), (16, 3), (5, 200), (3, 40, 130), (700, 70)])
+def test_sum_and_mean_over_the_last_dim_are_vector_programs(shape):
+    x = _rand(*shape, seed=24)
+    xn = framework.tensor(x).npu()
+    with framework.npu.profile() as prof:
+        for keepdim in (False, True):
+            for op in ("sum", "mean"):
+                out = getattr(xn, op)(-1, keepdim=keepdim).cpu().numpy()
+                ref = getattr(np, op)(x.astype(np.float64), -1, keepdims=keepdim)
+                assert out.dtype == np.float32 and out.shape == ref.shape
+                np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+    assert {r.model for r in prof.records} == {"sim"}
+
+
+def test_other_reductions_stay_analytic():
+    x = _rand(4, 5, 6, seed=25)
+    xn = framework.tensor(x).npu()
+    with framework.npu.profile() as prof:
+        np.testing.assert_allclose(xn.sum(1).cpu().numpy(), x.sum(1), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(xn.mean().cpu().numpy(), x.mean(), rtol=1e-6, atol=1e-6)
+        assert np.isnan(framework.zeros(3, 0).npu().mean(-1).cpu().numpy()).all()
+        np.testing.assert_allclose(xn.softmax(-1).cpu().numpy(), framework.tensor(x).softmax(-1).numpy(), rtol=1e-6)
+    assert {r.model for r in prof.records} == {"analytic"}
+
+
+def test_fill_is_a_vector_dup_program():
+    with framework.npu.profile() as prof:
+        x = framework.zeros(3, 70).npu().fill_(1.5)
+        h = framework.zeros(5, dtype=framework.float16).npu().fill_(0.1)
+    assert [r.model for r in prof.records if r.op == "fill"] == ["sim", "sim"]
+    np.testing.assert_array_equal(x.cpu().numpy(), np.full((3, 70), 1.5, np.float32))
+    np.testing.assert_array_equal(h.cpu().numpy(), np.full(5, 0.1, np.float16))
+    with pytest.raises(NotImplementedError, match=r"'fill'.*'npu'.*int64"):
+        framework.zeros(2, dtype=framework.int64).npu().fill_(1)
