@@ -6,7 +6,7 @@ attributes, conversions and autograd entry points that are not ops.
 import numpy as np
 
 from . import _dtype
-from ._device import cpu as _cpu, to_device
+from ._device import cpu as _cpu
 from .autograd.grad_mode import state
 
 __all__ = ["Tensor", "Size"]
@@ -465,10 +465,3 @@ def _storage_start(array):
         array = array.base
     return array.__array_interface__["data"][0]
 
-
-def as_tensor_arg(value, like=None):
-    """A Python scalar or array-like as a tensor (for ops that accept either)."""
-    if isinstance(value, Tensor):
-        return value
-    from ._creation import tensor
-    return tensor(value, device=like._device if like is not None else None)

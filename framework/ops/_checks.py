@@ -5,7 +5,6 @@ Errors carry PyTorch's exception types and name the op and the offending values.
 import builtins
 import numbers
 
-from .. import _dtype
 from .._tensor import Tensor
 
 
@@ -87,13 +86,3 @@ def shape_arg(args, op="op"):
                             f"{type(s).__name__} at pos {len(out)}")
         out.append(s.__index__() if not isinstance(s, int) else s)
     return tuple(out)
-
-
-def check_same_dtype(a, b, op):
-    if a.dtype is not b.dtype:
-        raise RuntimeError(f"{op}: expected both inputs to have the same dtype, but got {a.dtype} and {b.dtype}")
-
-
-def float_dtype_for(d):
-    """The dtype an op that always returns floats (exp, sqrt, mean...) computes in for input dtype ``d``."""
-    return d if d.is_floating_point else _dtype.get_default_dtype()

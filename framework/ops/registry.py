@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _dtype
 from .._backends import kernel_for
-from .._tensor import Tensor, VersionCounter
+from .._tensor import Tensor
 from ..autograd.engine import leaf_edge
 from ..autograd.grad_mode import state
 from ..autograd.node import Node, SavedTensor
@@ -46,14 +46,6 @@ class Op:
 
 
 REGISTRY = {}
-
-
-def defop(name, **kwargs):
-    """Decorator: register the decorated function as the derivative of a new op ``name``."""
-    def register(derivative):
-        REGISTRY[name] = Op(name, derivative, **kwargs)
-        return REGISTRY[name]
-    return register
 
 
 def register_op(name, derivative=None, **kwargs):
