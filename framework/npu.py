@@ -1,8 +1,9 @@
 """``framework.npu``: the simulated Ascend NPU device (``tensor.to("npu")``, ``model.to("npu")``).
 
 Ops on ``npu`` tensors run as programs on ``npu_sim``'s cycle-approximate AI cores (``kernels/npu``):
-GEMMs on the cube, elementwise ops on the vector unit. ``profile()`` collects each kernel call's
-cycles, cube utilisation, GM bytes and per-pipe busy cycles::
+GEMMs and convolutions (img2col in MTE1) on the cube, elementwise ops, reductions and softmax on the vector
+unit (docs/npu_sim.md lists what is simulated and what is analytic). ``profile()`` collects each kernel
+call's cycles, cube utilisation, GM bytes, per-pipe busy cycles and launch/pipe activity segments::
 
     with framework.npu.profile() as prof:
         y = model(x.npu())
@@ -17,7 +18,7 @@ __all__ = ["is_available", "device_count", "current_device", "synchronize", "set
            "Profile", "ChipEstimate"]
 
 # the pipes of an AI core, in the order the timeline draws them (data flows top to bottom)
-_PIPES = ("MTE2", "MTE1", "M", "V", "MTE3")
+_PIPES = ("MTE2", "MTE1", "M", "V", "MTE3", "FIX")
 
 
 def is_available():
@@ -88,26 +89,36 @@ class Profile:
         return ChipEstimate(sum(per_op.values()), per_op, CONFIG.clock_hz, fallbacks)
 
     def timeline(self, path):
-        """Draw the calls in order as a PNG at ``path``: one lane per pipe, a bar per call as long as the pipe's
-        mean busy cycles per core, starting where the call starts (calls run back to back). Needs matplotlib."""
+        """Draw the calls on one time axis as a PNG at ``path`` (needs matplotlib).
+
+        Calls run back to back, each starting where the previous one ended. A call's launch/setup cycles are a
+        grey bar on the "launch" lane; on each pipe's lane a bar in the op's colour spans from the pipe's first
+        instruction to its last one (any core) of that call; a host fallback is a red mark (no chip time).
+        """
         from matplotlib.figure import Figure
-        fig = Figure(figsize=(10, 3.5))
+        lanes = ("launch",) + _PIPES
+        fig = Figure(figsize=(11, 3.8))
         ax = fig.add_subplot()
-        ops = sorted({r.op for r in self.records})
+        ops = sorted({r.op for r in self.records if r.model != "host"})
         colours = {op: f"C{i % 10}" for i, op in enumerate(ops)}
-        start = 0.0
+        start, hosts = 0.0, []
         for r in self.records:
-            for lane, pipe in enumerate(_PIPES):
-                if r.busy.get(pipe):
-                    ax.broken_barh([(start, r.busy[pipe])], (lane - 0.4, 0.8), color=colours[r.op])
+            if r.model == "host":
+                hosts.append(start)
+            for lane, lo, hi in r.segments:
+                if lane in lanes:
+                    ax.broken_barh([(start + lo, hi - lo)], (lanes.index(lane) - 0.4, 0.8),
+                                   color="0.6" if lane == "launch" else colours[r.op])
             start += r.cycles
-        ax.set_yticks(range(len(_PIPES)), _PIPES)
+        if hosts:
+            ax.plot(hosts, [0] * len(hosts), "x", color="red", label="host fallback")
+        ax.set_yticks(range(len(lanes)), lanes)
         ax.invert_yaxis()
         ax.set_xlim(0, max(start, 1.0))
-        ax.set_xlabel("cycles (calls back to back, launches included)")
-        ax.set_title("NPU pipe busy time per kernel call")
-        ax.legend(handles=[ax.bar(0, 0, color=colours[op], label=op) for op in ops], loc="upper right",
-                  fontsize="small", ncol=min(len(ops), 4) or 1)
+        ax.set_xlabel("cycles (one axis for all calls, back to back)")
+        ax.set_title("NPU timeline: launch and pipe activity per kernel call")
+        handles = [ax.bar(0, 0, color=colours[op], label=op) for op in ops] + ([ax.lines[-1]] if hosts else [])
+        ax.legend(handles=handles, loc="upper right", fontsize="small", ncol=min(len(handles), 5) or 1)
         fig.tight_layout()
         fig.savefig(path, format="png")
         return path

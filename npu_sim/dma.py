@@ -29,22 +29,35 @@ def local_cycles(nbytes, bw):
 
 
 def conv_out_size(size, kernel, stride, pad, dilation=1):
-    """Output extent of a convolution along one axis."""
-    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+    """Output extent of a convolution along one axis; ``pad`` is one amount or a (low, high) pair."""
+    lo, hi = pad if isinstance(pad, tuple) else (pad, pad)
+    return (size + lo + hi - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def img2col(fmap, kernel, stride, pad, dilation=1):
-    """(C1, H, W, C0) feature map -> (Ho*Wo, C1*kh*kw*C0) patch matrix, K ordered (c1, kh, kw, c0)."""
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def img2col(fmap, kernel, stride, pad, dilation=1, m0=0, rows=None, k0=0, cols=None):
+    """(C1, H, W, C0) feature map -> block [m0:m0+rows, k0:k0+cols] of its (Ho*Wo, C1*kh*kw*C0) patch matrix.
+
+    K is ordered (c1, kh, kw, c0); ``pad`` per axis is one amount or a (low, high) pair (load3d's top/bottom,
+    left/right); ``dilation`` one value or one per axis. Only the requested block is gathered.
+    """
     c1, h, w, c0 = fmap.shape
     kh, kw = kernel
     sh, sw = stride
-    ph, pw = pad
-    ho = conv_out_size(h, kh, sh, ph, dilation)
-    wo = conv_out_size(w, kw, sw, pw, dilation)
-    padded = np.zeros((c1, h + 2 * ph, w + 2 * pw, c0), fmap.dtype)
-    padded[:, ph:ph + h, pw:pw + w] = fmap
-    oy = np.arange(ho)[:, None] * sh + np.arange(kh)[None, :] * dilation   # (ho, kh)
-    ox = np.arange(wo)[:, None] * sw + np.arange(kw)[None, :] * dilation   # (wo, kw)
-    # result index order (ho, wo, c1, kh, kw, c0)
-    patches = padded[:, oy[:, None, :, None], ox[None, :, None, :], :]   # (c1, ho, wo, kh, kw, c0)
-    return patches.transpose(1, 2, 0, 3, 4, 5).reshape(ho * wo, c1 * kh * kw * c0)
+    (pt, pb), (pl, pr) = (_pair(p) for p in pad)
+    dh, dw = _pair(dilation)
+    ho = conv_out_size(h, kh, sh, (pt, pb), dh)
+    wo = conv_out_size(w, kw, sw, (pl, pr), dw)
+    rows = ho * wo - m0 if rows is None else rows
+    cols = c1 * kh * kw * c0 - k0 if cols is None else cols
+    padded = np.zeros((c1, h + pt + pb, w + pl + pr, c0), fmap.dtype)
+    padded[:, pt:pt + h, pl:pl + w] = fmap
+    pos, k = np.arange(m0, m0 + rows), np.arange(k0, k0 + cols)
+    plane, rem = divmod(k, kh * kw * c0)
+    i, j, cc = rem // (kw * c0), rem // c0 % kw, rem % c0
+    y = (pos // wo)[:, None] * sh + i[None, :] * dh
+    x = (pos % wo)[:, None] * sw + j[None, :] * dw
+    return padded[plane[None, :], y, x, cc[None, :]]

@@ -27,7 +27,7 @@ class PipeState:
     """One pipe of one core: its queue, clock and counters."""
 
     __slots__ = ("core", "idx", "name", "fifo", "issue", "free_at", "last_done", "running", "wake_at",
-                 "vc", "primed", "queued")
+                 "vc", "primed", "queued", "first", "last")
 
     def __init__(self, core, idx):
         self.core, self.idx, self.name = core, idx, isa.PIPES[idx]
@@ -39,6 +39,7 @@ class PipeState:
         self.vc = [0] * NPIPES
         self.primed = False       # cube only: an mmad ran and the pipe has not idled since
         self.queued = False
+        self.first, self.last = None, 0.0   # start of the first, end of the last instruction (activity span)
 
 
 class CoreState:
@@ -109,6 +110,9 @@ class Scheduler:
                        [max(p.free_at, p.last_done) for c in self.cores for p in c.pipes] + [0.0])
         if launch_overhead:
             r.launch_cycles = self.config.kernel_launch_overhead_s * self.config.clock_hz
+        for p in (p for c in self.cores for p in c.pipes if p.first is not None):
+            lo, hi = r.spans.get(p.name, (p.first, p.last))
+            r.spans[p.name] = (min(lo, p.first), max(hi, p.last))
         r.l2_hit_bytes = self.l2.hit_bytes - l2_hit0
         r.l2_miss_bytes = self.l2.miss_bytes - l2_miss0
         if self.hazards:
@@ -256,6 +260,9 @@ class Scheduler:
             p.free_at = t + occ
             if done > p.last_done:
                 p.last_done = done
+            if p.first is None:
+                p.first = t
+            p.last = t + occ
             if self.trace:
                 self.report.trace.append((core.cid, p.name, ins.name, t, t + occ))
         if not fifo and core.scalar_wait == "ALL" and not any(q.fifo or q.running for q in core.pipes):
@@ -271,6 +278,8 @@ class Scheduler:
     # ---- transfers through the shared memory system ------------------------------------------
     def _start_transfer(self, p, ins, t):
         p.running = True
+        if p.first is None:
+            p.first = t
         p.free_at = t
         hit = self.l2.access(ins.l2_key, ins.gm_bytes, ins.gm_write)
         self._bytes[ins.path] += ins.nbytes
@@ -299,6 +308,7 @@ class Scheduler:
         self._stalls[(p.name, "gm_transfer")] += end - flow.start - ins.latency
         p.running = False
         p.free_at = end
+        p.last = end
         if end > p.last_done:
             p.last_done = end
         if self.trace:

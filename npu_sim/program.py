@@ -11,11 +11,12 @@ import numpy as np
 from . import isa
 from .config import MachineConfig
 from .cube import accumulator_of, fractal_count, mmad_numerics
-from .dma import gm_charged_bytes, img2col, local_cycles
+from .dma import conv_out_size, gm_charged_bytes, img2col, local_cycles
 from .dtypes import from_compute, itemsize, storage, to_compute
 from .fractal import c0_of, ceil_to, from_layout, layout_elems, padded_shape, to_layout
-from .memory import Allocator, GlobalMemory, Region, check_local
-from .vector import OPS, repeats, vector_cycles, vector_numerics
+from .memory import Allocator, GlobalMemory, RangeError, Region, check_local
+from .vector import (BLOCKS_PER_REPEAT, CONTIGUOUS, OPS, REDUCE, brcb_numerics, repeat_cycles, repeat_numerics,
+                     repeat_offsets, repeats, vector_cycles, vector_numerics)
 
 DEFAULT_LAYOUT = {"L1": "NZ", "L0A": "ZZ", "L0B": "ZN", "L0C": "NZ", "UB": "ND", "BT": "ND", "FB": "ND"}
 
@@ -38,6 +39,15 @@ class Tile(NamedTuple):
     dtype: str
     layout: str
     c0: int
+
+    def row_block(self, r0, rows):
+        """Rows ``r0 .. r0+rows-1`` of an ND tile, as a tile on the same bytes."""
+        if self.layout != "ND":
+            raise ValueError(f"row_block: only ND tiles split by rows, this one is {self.layout}")
+        if r0 < 0 or r0 + rows > self.rows:
+            raise ValueError(f"row_block: rows [{r0}, {r0 + rows}) outside a {self.rows}-row tile")
+        row = self.cols * itemsize(self.dtype)
+        return self._replace(region=self.region.sub(r0 * row, rows * row), rows=rows)
 
 
 class Machine:
@@ -254,11 +264,12 @@ class Program:
         return self._load_l1_to_l0("load_cbuf_to_cb", "L0B", "bw_l1_l0b", dst, src, r0, c0, rows, cols)
 
     def img2col_cbuf_to_ca(self, dst, src, fmap, kernel, stride=(1, 1), pad=(0, 0), m0=0, rows=None,
-                           k0=0, cols=None):
+                           k0=0, cols=None, dilation=(1, 1)):
         """MTE1 load3d: expand patches of an L1 feature map (C1,H,W,C0 rows) into L0A (ZZ).
 
-        ``fmap`` = (C, H, W); the patch matrix has M = Ho*Wo rows and K = C1*kh*kw*C0 columns; this
-        loads its block [m0:m0+rows, k0:k0+cols]. The expansion costs L1->L0A bandwidth only.
+        ``fmap`` = (C, H, W); ``pad`` per axis is one amount or a (low, high) pair; the patch matrix has
+        M = Ho*Wo rows and K = C1*kh*kw*C0 columns; this loads its block [m0:m0+rows, k0:k0+cols]. The
+        expansion costs L1->L0A bandwidth only.
         """
         self._check(src, "L1")
         self._check(dst, "L0A")
@@ -268,20 +279,21 @@ class Program:
         if src.rows != c1 * h * w or src.cols != cc0 or src.layout != "ND":
             raise ValueError(f"img2col: the L1 source must be an ND tile of {c1 * h * w} x {cc0} "
                              f"(C1*H*W rows of C0)")
-        from .dma import conv_out_size
-        m_all = conv_out_size(h, kernel[0], stride[0], pad[0]) * conv_out_size(w, kernel[1], stride[1], pad[1])
+        m_all = (conv_out_size(h, kernel[0], stride[0], pad[0], dilation[0])
+                 * conv_out_size(w, kernel[1], stride[1], pad[1], dilation[1]))
         k_all = c1 * kernel[0] * kernel[1] * cc0
         rows = m_all - m0 if rows is None else rows
         cols = k_all - k0 if cols is None else cols
-        if rows > dst.rows or cols > dst.cols:
-            raise ValueError(f"img2col: a {rows}x{cols} block does not fit a {dst.rows}x{dst.cols} tile")
+        if rows > dst.rows or cols > dst.cols or m0 + rows > m_all or k0 + cols > k_all:
+            raise ValueError(f"img2col: block [{m0}:{m0 + rows}, {k0}:{k0 + cols}] of the {m_all}x{k_all} patch "
+                             f"matrix does not fit a {dst.rows}x{dst.cols} tile")
         pr, pc = padded_shape(rows, cols, "ZZ", dst.c0)
         nbytes = pr * pc * itemsize(dst.dtype)
         run = None
         if self.numerics:
             def run(local, gm):
                 fm = local.view(src.region, src.dtype, (c1, h, w, cc0))
-                patches = img2col(fm, kernel, stride, pad)[m0:m0 + rows, k0:k0 + cols]
+                patches = img2col(fm, kernel, stride, pad, dilation, m0, rows, k0, cols)
                 out = np.zeros((dst.rows, dst.cols), patches.dtype)
                 out[:rows, :cols] = patches
                 flat = to_layout(out, "ZZ", dst.c0)
@@ -383,6 +395,70 @@ class Program:
                                 src_dtype, scalar)
         return self._emit(isa.Instr(op, "V", isa.LOCAL, cycles=cycles, reads=tuple(s.region for s in srcs),
                                     writes=(dst.region,), run=run))
+
+    def vector_repeat(self, op, dst, *srcs, repeat, mask=None, strides=None, scalar=None):
+        """Vector op in the hardware's repeat form: ``repeat`` x 8 blocks of 32 B, per-operand strides, lane mask.
+
+        ``strides``: one (block stride, repeat stride) pair in 32-byte blocks per operand, destination first
+        (default: contiguous (1, 8) for all); ``mask``: active lanes per repeat (default all). Reductions
+        (vcadd, vcmax, vcmin) write one result per repeat, contiguously. More than ``vector_max_repeat``
+        repeats issue as several instructions, each paying the head.
+        """
+        if op not in OPS or op in ("vconv", "vand", "vor"):
+            raise ValueError(f"vector_repeat: op {op!r} has no repeat form here; expected one of "
+                             f"{sorted(set(OPS) - {'vconv', 'vand', 'vor'})}")
+        if len(srcs) != OPS[op][0]:
+            raise ValueError(f"{op} takes {OPS[op][0]} vector source(s), got {len(srcs)}")
+        for t in (dst,) + srcs:
+            self._check(t, "UB")
+            if t.dtype != dst.dtype:
+                raise ValueError(f"{op}: all operands must be {dst.dtype} (use vconv to cast)")
+        lanes = self.config.vector_bytes_per_repeat // itemsize(dst.dtype)
+        mask = lanes if mask is None else mask
+        if not 1 <= mask <= lanes:
+            raise ValueError(f"{op}: mask {mask} outside 1..{lanes} lanes of a {dst.dtype} repeat")
+        if repeat < 1:
+            raise ValueError(f"{op}: repeat must be >= 1, got {repeat}")
+        strides = [CONTIGUOUS] * (1 + len(srcs)) if strides is None else [tuple(s) for s in strides]
+        if len(strides) != 1 + len(srcs) or any(len(s) != 2 or min(s) < 0 for s in strides):
+            raise ValueError(f"{op}: strides needs {1 + len(srcs)} non-negative (block, repeat) pairs, got {strides}")
+        offsets = [repeat_offsets(repeat, s, dst.dtype, mask, self.config.vector_bytes_per_repeat) for s in strides]
+        if op in REDUCE:
+            offsets[0] = np.arange(repeat)[:, None]
+        for t, o in zip((dst,) + srcs, offsets):
+            if o.size and int(o.max()) >= t.region.nbytes // itemsize(t.dtype):
+                raise RangeError(f"{op}: repeat {repeat} with strides {strides} and mask {mask} reaches element "
+                                 f"{int(o.max())} of a {t.region.nbytes // itemsize(t.dtype)}-element UB operand")
+        n_instr = -(-repeat // self.config.vector_max_repeat)
+        run = None
+        if self.numerics:
+            def run(local, gm):
+                repeat_numerics(local, op, dst.region, [s.region for s in srcs], dst.dtype, offsets, scalar)
+        return self._emit(isa.Instr(op, "V", isa.LOCAL, cycles=repeat_cycles(self.config, op, repeat, n_instr),
+                                    reads=tuple(s.region for s in srcs), writes=(dst.region,), run=run))
+
+    def brcb(self, dst, src, repeat):
+        """V: block broadcast: source elements ``0 .. 8*repeat-1`` each fill one 32-byte block of ``dst``.
+
+        Pairs with a block stride of 0 in ``vector_repeat`` to apply a per-row value across a row. Costed as a
+        unary instruction (head + 1 cycle per repeat, each repeat writing 256 B).
+        """
+        self._check(dst, "UB")
+        self._check(src, "UB")
+        if src.dtype != dst.dtype:
+            raise ValueError(f"brcb: source is {src.dtype}, destination {dst.dtype}")
+        n = repeat * BLOCKS_PER_REPEAT
+        size = itemsize(dst.dtype)
+        if repeat < 1 or n * size > src.region.nbytes or n * self.config.vector_bytes_per_repeat // 8 > dst.region.nbytes:
+            raise RangeError(f"brcb: {repeat} repeats read {n} elements and write {n} 32-byte blocks; source holds "
+                             f"{src.region.nbytes // size}, destination {dst.region.nbytes} B")
+        n_instr = -(-repeat // self.config.vector_max_repeat)
+        run = None
+        if self.numerics:
+            def run(local, gm):
+                brcb_numerics(local, dst.region, src.region, repeat, dst.dtype, self.config.vector_bytes_per_repeat)
+        return self._emit(isa.Instr("brcb", "V", isa.LOCAL, cycles=repeat_cycles(self.config, "brcb", repeat, n_instr),
+                                    reads=(src.region,), writes=(dst.region,), run=run))
 
     def scalar(self, n=1):
         """``n`` scalar ALU instructions (address arithmetic, loop control)."""

@@ -30,6 +30,7 @@ class Report:
     l2_miss_bytes: float = 0.0
     hazards: list = field(default_factory=list)
     trace: list = field(default_factory=list)   # (core, pipe, name, start, end)
+    spans: dict = field(default_factory=dict)   # pipe -> (first start, last end) over all cores, launch excluded
     instructions: int = 0
 
     @property
@@ -87,6 +88,12 @@ class Report:
             for src, dst in ((r.busy, out.busy), (r.stalls, out.stalls), (r.bytes, out.bytes)):
                 for k, v in src.items():
                     dst[k] += v
+        for pipe, (lo, hi) in other.spans.items():      # the second kernel's body starts after the first's
+            lo, hi = lo + self.cycles, hi + self.cycles
+            a, b = self.spans.get(pipe, (lo, hi))
+            out.spans[pipe] = (min(a, lo), max(b, hi))
+        for pipe, span in self.spans.items():
+            out.spans.setdefault(pipe, span)
         return out
 
     def format(self):

@@ -2,7 +2,16 @@
 
 Arithmetic on fp16 is done by numpy in fp16, i.e. each result is rounded to fp16 as the hardware's
 fp16 lanes do; bf16 operands are widened to fp32 and the result rounded back to bf16.
+
+An instruction runs in one of two forms. The *count* form walks ``count`` contiguous elements. The
+*repeat* form is the hardware's own addressing (REFERENCE §2.2 "Vector unit"): ``repeat`` iterations of
+8 blocks of 32 bytes, each operand with its own block stride and repeat stride (in 32-byte blocks), and a
+lane mask (the first ``mask`` lanes of each repeat are active; the rest of the destination is left as it
+was). A block stride of 0 reads one 32-byte block for all 8 blocks of a repeat, which together with
+``brcb`` (one element per 32-byte block) broadcasts a per-row value across a row.
 """
+from functools import lru_cache
+
 import numpy as np
 
 from .dtypes import from_compute, itemsize, to_compute
@@ -34,6 +43,8 @@ OPS = {
 }
 
 REDUCE = {"vcadd": np.sum, "vcmax": np.max, "vcmin": np.min}
+BLOCKS_PER_REPEAT = 8
+CONTIGUOUS = (1, 8)   # (block stride, repeat stride) of an operand read or written without gaps
 
 
 def repeats(count, dtype, bytes_per_repeat=256):
@@ -46,6 +57,47 @@ def vector_cycles(config, op, count, dtype):
     cls = OPS[op][1]
     per = config.vector_cycles_binary if cls == "binary" else config.vector_cycles_unary
     return config.vector_head + repeats(count, dtype, config.vector_bytes_per_repeat) * per
+
+
+def repeat_cycles(config, op, repeat, instructions):
+    """Occupancy of repeat-form instructions: one head per instruction plus the repeats' cycles."""
+    cls = OPS[op][1] if op in OPS else "unary"
+    per = config.vector_cycles_binary if cls == "binary" else config.vector_cycles_unary
+    return instructions * config.vector_head + repeat * per
+
+
+@lru_cache(maxsize=1024)
+def repeat_offsets(repeat, strides, dtype, mask, bytes_per_repeat=256):
+    """Element offsets a repeat-form operand touches: a (repeat, mask) array for (block, repeat) ``strides``
+    (cached and shared: read-only)."""
+    block = bytes_per_repeat // BLOCKS_PER_REPEAT // itemsize(dtype)
+    blk, rep = strides
+    blocks = np.arange(repeat)[:, None] * rep + np.arange(BLOCKS_PER_REPEAT)[None, :] * blk
+    out = (blocks[:, :, None] * block + np.arange(block)).reshape(repeat, -1)[:, :mask]
+    out.flags.writeable = False
+    return out
+
+
+def repeat_numerics(local, op, dst, srcs, dtype, offsets, scalar=None):
+    """Apply ``op`` in repeat form; ``offsets`` = the destination's then each source's ``repeat_offsets``."""
+    xs = [to_compute(local.view(s, dtype), dtype)[o] for s, o in zip(srcs, offsets[1:])]
+    out_view = local.view(dst, dtype)
+    if op in REDUCE:    # one result per repeat, written contiguously
+        out_view[:len(offsets[1])] = from_compute(REDUCE[op](xs[0], axis=1), dtype)
+        return
+    if op == "vector_dup":
+        out = np.full(offsets[0].shape, scalar, np.float32)
+    else:
+        with np.errstate(all="ignore"):
+            out = OPS[op][2](*xs, scalar)
+    out_view[offsets[0]] = from_compute(out, dtype)
+
+
+def brcb_numerics(local, dst, src, repeat, dtype, bytes_per_repeat=256):
+    """``brcb``: each of ``8 * repeat`` source elements fills one 32-byte block of the destination."""
+    block = bytes_per_repeat // BLOCKS_PER_REPEAT // itemsize(dtype)
+    n = repeat * BLOCKS_PER_REPEAT
+    local.view(dst, dtype)[:n * block] = np.repeat(local.view(src, dtype)[:n], block)
 
 
 def vector_numerics(local, op, dst, srcs, count, dtype, src_dtype=None, scalar=None):

@@ -1,9 +1,10 @@
 """NPU kernels: ops lowered to ``npu_sim`` programs and run on the simulated AI cores.
 
 ``KERNELS`` maps an op's kernel name to a function of raw numpy arrays, as ``kernels.cpu`` does; the
-values come out of the simulator (``cube``: GEMMs and 2-D convolutions on the cube, ``vector``: elementwise
-ops, optimizer updates and last-dim sums on the vector unit, other reductions and softmax with an analytic
-vector-unit cost) and each call's cost goes to the collectors of ``profiler``.
+values come out of the simulator (``cube``: GEMMs and convolutions on the cube, ``vector``: elementwise ops
+and optimizer updates on the vector unit, ``rows``: reductions and softmax on the vector unit, ``gather``: the
+cross-entropy's class pick and place as DMA programs; comparisons, ``where`` and ``logical_not`` with an
+analytic vector-unit cost) and each call's cost goes to the collectors of ``profiler``.
 
 An op the NPU cannot run (no kernel, or arguments its units lack, e.g. float64) raises
 NotImplementedError naming the op and the device, unless the explicit host fallback is on
@@ -17,7 +18,7 @@ import numpy as np
 from kernels import cpu as _cpu
 from kernels.cpu import views as _views
 
-from . import cube, profiler, vector
+from . import cube, gather, profiler, rows, vector
 from ._common import Unsupported
 from .profiler import Cost
 
@@ -84,5 +85,5 @@ class KernelTable(dict):
 _METADATA = ("view", "reshape", "permute", "expand", "slice", "diagonal", "as_strided", "unfold", "split_views")
 
 KERNELS = KernelTable({_name: _views.KERNELS[_name] for _name in _METADATA})
-for _module in (cube, vector):
+for _module in (cube, vector, rows, gather):
     KERNELS.update({_name: _guarded(_name, _k) for _name, _k in _module.KERNELS.items()})

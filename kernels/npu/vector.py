@@ -1,4 +1,4 @@
-"""Elementwise ops, optimizer updates and last-dim sums as vector-unit programs; the rest analytic.
+"""Elementwise ops and optimizer updates as vector-unit programs; comparisons and ``where`` analytic.
 
 ``vmap`` lowers an elementwise op to one simulator program per core: the flattened operands are cut
 into UB-sized chunks (``tiler.vector_chunk``), each chunk moves GM->UB (MTE2), runs one vector
@@ -12,16 +12,13 @@ operand is charged its full expanded size. ``rsqrt`` (vsqrt, vrec) and ``pow`` w
 (``adam_update``, ``sgd_update``, ``rmsprop_update``, ``adagrad_update``, ``adadelta_update``, every option,
 float32 parameters only) is one fused program that writes the parameter and its state in place, issuing the
 CPU kernel's float32 operations in the same order (bit-equal results); ``fill`` is a vector_dup program.
-``sum`` and ``mean`` over the last dim of a float32 tensor are row programs (vadd over column blocks, then
-vcadd; vdiv by the count for ``mean``).
+Reductions and softmax are row programs in ``rows``.
 
-The simulator's vector unit has no broadcast of a per-row value across a row (``brcb``) and no
-compare/select instructions, so the other ``sum``/``mean`` reductions, ``softmax``, ``log_softmax``, the
-comparisons and ``where`` are computed by numpy in float32 (the precision of the fp32 vector lanes;
-float16 inputs are widened and the result rounded back), and their time is charged analytically: GM->UB
-and UB->GM transfers at the core's port rates plus ``vector_cycles`` of each vector pass the lowering
-would issue (vcmax, vadds, vexp, vcadd, ...), split over all cores, plus the launch. Those records say
-``model="analytic"``; so does ``clone`` (a GM->UB->GM copy of any dtype, no vector pass).
+The simulator's vector unit has no compare/select instructions (``vcmp``/``vsel``), so the comparisons,
+``where`` and ``logical_not`` (float, int32/int64 or bool operands, int64 costed as int32 lanes) are computed by numpy and their time is charged analytically (``analytic_cost``): GM->UB and
+UB->GM transfers at the core's port rates plus ``vector_cycles`` of each vector pass the lowering would
+issue, split over all cores, plus the launch. Those records say ``model="analytic"``; so does ``clone``
+(a GM->UB->GM copy of any dtype, no vector pass).
 """
 import numpy as np
 
@@ -132,8 +129,9 @@ def _pow(x, e):
 
 
 # ---- analytic vector-unit cost --------------------------------------------------------------------
-# compare and select, which the simulator's table lacks, cost what a binary instruction (vmax) costs
-_COST_CLASS = {"vcmp": "vmax", "vsel": "vmax"}
+# compare and select, which the simulator's table lacks, cost what a binary instruction (vmax) costs; a
+# transpose pass what a unary one does (each repeat reads and writes 256 B)
+_COST_CLASS = {"vcmp": "vmax", "vsel": "vmax", "vtranspose": "vabs"}
 
 
 def analytic_cost(passes, n_in, n_out, dtype, itemsize):
@@ -147,9 +145,15 @@ def analytic_cost(passes, n_in, n_out, dtype, itemsize):
     busy = {"MTE2": CONFIG.dma_latency_gm + share_in * itemsize / CONFIG.bw_gm_ub,
             "MTE3": CONFIG.dma_latency_gm + share_out * itemsize / CONFIG.bw_ub_gm,
             "V": sum(vector_cycles(CONFIG, _COST_CLASS.get(p, p), max(share_in, 1), dtype) for p in passes)}
+    busy = {k: v for k, v in busy.items() if v}
     body = sum(busy.values())
     launch = CONFIG.kernel_launch_overhead_s * CONFIG.clock_hz
-    return Cost(body + launch, body, 0.0, (n_in + n_out) * itemsize, "analytic", {k: v for k, v in busy.items() if v})
+    segments, t = [("launch", 0.0, launch)], launch
+    for pipe in ("MTE2", "V", "MTE3"):      # the formula runs the three passes one after the other
+        if pipe in busy:
+            segments.append((pipe, t, t + busy[pipe]))
+            t += busy[pipe]
+    return Cost(body + launch, body, 0.0, (n_in + n_out) * itemsize, "analytic", busy, launch, segments)
 
 
 def _clone(x):
@@ -164,112 +168,24 @@ def _fill(x, value):
     return emit("fill", out, cost)
 
 
-def _widened(name, x):
-    dt = sim_dtype(name, x)
-    return dt, x.astype(np.float32, copy=False)
+# vcmp/vsel lanes: fp16, fp32 and int32; int64 indices and bool masks are costed as int32 lanes
+_LANE_TYPES = ("float32", "float16", "int32", "int64", "bool")
 
 
-def _last_dim_sum(x, scale):
-    """Row sums of float32 ``x`` over its last dim on the vector unit, times 1/``scale`` (vdiv) when given.
-
-    Each core takes blocks of rows; a block's rows come in one 256-byte column block at a time (zero-padded past
-    the row's end), ``vadd`` accumulates the column blocks elementwise, and one ``vcadd`` then leaves one sum per
-    row, since every row of the accumulator is exactly one vector repeat.
-    """
-    length = x.shape[-1]
-    rows = x.size // length
-    width = CONFIG.vector_bytes_per_repeat // x.itemsize
-    block = min(CONFIG.vector_max_repeat, -(-rows // CONFIG.num_cores))
-    m = Machine(CONFIG)
-    gx, gout = m.tensor(np.reshape(x, (rows, length)), "fp32"), m.empty(1, rows, "fp32")
-    programs = []
-    for starts in split_blocks(list(range(0, rows, block)), CONFIG.num_cores):
-        p = m.program()
-        bufs = [p.alloc_tile("UB", block, width, "fp32") for _ in range(2)]
-        acc = p.alloc_tile("UB", block, width, "fp32")
-        res, div = p.alloc_tile("UB", 1, block, "fp32"), p.alloc_tile("UB", 1, block, "fp32")
-        if scale:
-            p.vector("vector_dup", div, count=block, scalar=scale)
-        t = 0
-        for b, r0 in enumerate(starts):
-            rb = min(block, rows - r0)
-            p.vector("vector_dup", acc, count=rb * width, scalar=0.0)
-            for c0 in range(0, length, width):
-                q = t % 2
-                if t >= 2:
-                    p.wait_flag("V", "MTE2", q)        # buffer q added in (WAR)
-                p.copy_gm_to_ubuf(bufs[q], gx, r0, c0, rb, min(width, length - c0))
-                p.set_flag("MTE2", "V", q)
-                p.wait_flag("MTE2", "V", q)
-                p.vector("vadd", acc, acc, bufs[q], count=rb * width)
-                p.set_flag("V", "MTE2", q)
-                t += 1
-            if b:
-                p.wait_flag("MTE3", "V")               # previous block's sums written back (WAR)
-            p.vector("vcadd", res, acc, count=rb * width)
-            if scale:
-                p.vector("vdiv", res, res, div, count=rb)
-            p.set_flag("V", "MTE3")
-            p.wait_flag("V", "MTE3")
-            p.copy_ubuf_to_gm(gout, res, 0, r0)
-            p.set_flag("MTE3", "V")
-        programs.append(p)
-    report = m.run(programs, check_hazards=False)
-    return m.read(gout).reshape(x.shape[:-1]), Cost.of(report)
-
-
-def _on_last_dim(x, dims):
-    """Whether a reduction over ``dims`` of ``x`` is one over its last dim that the row program takes."""
-    last = (x.ndim - 1,) if x.ndim else ()
-    return (x.dtype == np.float32 and x.size > 0 and x.ndim >= 1
-            and (tuple(dims) == last if dims is not None else x.ndim == 1))
-
-
-def _sum(x, dims, keepdim, dtype=None):
-    """``sum``: over the last dim of float32 as a vector program (vadd, vcadd); otherwise in fp32 vector lanes
-    with an analytic cost."""
-    if dtype is not None and np.dtype(dtype) != x.dtype:
-        raise Unsupported(f"'sum' on npu accumulates in the input's dtype, got dtype={np.dtype(dtype)}")
-    if _on_last_dim(x, dims):
-        out, cost = _last_dim_sum(x, None)
-        return emit("sum", out[..., None] if keepdim else out, cost)
-    dt, xf = _widened("sum", x)
-    out = np.sum(xf, axis=dims, keepdims=keepdim).astype(x.dtype)
-    return emit("sum", out, analytic_cost(("vcadd", "vadd"), x.size, out.size, dt, x.itemsize))
-
-
-def _mean(x, dims, keepdim):
-    """``mean``: ``sum`` divided by the count (vdiv), as a vector program over the last dim of float32."""
-    if _on_last_dim(x, dims):
-        out, cost = _last_dim_sum(x, x.shape[-1])
-        return emit("mean", out[..., None] if keepdim else out, cost)
-    dt, xf = _widened("mean", x)
-    count = int(np.prod([x.shape[d] for d in (range(x.ndim) if dims is None else dims)]))
-    out = (np.sum(xf, axis=dims, keepdims=keepdim) / np.float32(count)).astype(x.dtype)  # 0/0 -> nan, as torch
-    return emit("mean", out, analytic_cost(("vcadd", "vadd", "vmuls"), x.size, out.size, dt, x.itemsize))
-
-
-def _softmax_values(xf, dim, log):
-    shifted = xf - np.max(xf, axis=dim, keepdims=True)
-    total = np.sum(np.exp(shifted), axis=dim, keepdims=True)
-    return shifted - np.log(total) if log else np.exp(shifted) / total
-
-
-def _softmax_kernel(name, log, passes):
-    def kernel(x, dim):
-        dt, xf = _widened(name, x)
-        out = _softmax_values(xf, dim, log).astype(x.dtype) if x.size else x.copy()
-        return emit(name, out, analytic_cost(passes, x.size, x.size, dt, x.itemsize))
-    kernel.__name__ = name
-    kernel.__doc__ = f"``{name}`` along ``dim`` in fp32 vector lanes (analytic cost: {', '.join(passes)})."
-    return kernel
+def _lane_itemsize(name, *arrays):
+    """Bytes per element the analytic cost charges, or Unsupported naming the op and the dtypes."""
+    kinds = {str(a.dtype) for a in arrays}
+    if len(kinds) != 1 or not kinds <= set(_LANE_TYPES):
+        raise Unsupported(f"'{name}' on npu takes float32, float16, int32, int64 or bool tensors of one dtype, "
+                          f"got {', '.join(sorted(kinds))}")
+    return min(arrays[0].itemsize, 4)
 
 
 def _compare(name, fn):
     def kernel(a, b):
-        sim_dtype(name, a, b)
+        size = _lane_itemsize(name, a, b)
         out = fn(a, b)
-        return emit(name, out, analytic_cost(("vcmp",), a.size + b.size, out.size, "fp32", a.itemsize))
+        return emit(name, out, analytic_cost(("vcmp",), a.size + b.size, out.size, "fp32", size))
     kernel.__name__ = name
     kernel.__doc__ = f"``{name}`` (vcmp; analytic cost), a bool result."
     return kernel
@@ -277,9 +193,16 @@ def _compare(name, fn):
 
 def _where(cond, a, b):
     """``where`` (vsel; analytic cost): ``a`` where ``cond`` else ``b``."""
-    sim_dtype("where", a, b)
+    size = _lane_itemsize("where", a, b)
     out = np.where(cond, a, b)
-    return emit("where", out, analytic_cost(("vsel",), cond.size + a.size + b.size, out.size, "fp32", a.itemsize))
+    return emit("where", out, analytic_cost(("vsel",), cond.size + a.size + b.size, out.size, "fp32", size))
+
+
+def _logical_not(x):
+    """``logical_not`` of a bool mask (a vsel between constants; analytic cost)."""
+    size = _lane_itemsize("logical_not", x)
+    out = np.logical_not(x)
+    return emit("logical_not", out, analytic_cost(("vsel",), x.size, out.size, "fp32", size))
 
 
 def _fp32_params(name, *arrays):
@@ -425,11 +348,8 @@ KERNELS = {
     "reciprocal": _unary("reciprocal", "vrec"), "log": _unary("log", "vln"), "abs": _unary("abs", "vabs"),
     "pow": _pow,
     "clone": _clone, "fill": _fill,
-    "sum": _sum, "mean": _mean,
-    "softmax": _softmax_kernel("softmax", False, ("vcmax", "vadds", "vexp", "vcadd", "vmuls")),
-    "log_softmax": _softmax_kernel("log_softmax", True, ("vcmax", "vadds", "vexp", "vcadd", "vln", "vadds")),
     "gt": _compare("gt", np.greater), "ge": _compare("ge", np.greater_equal), "lt": _compare("lt", np.less),
     "le": _compare("le", np.less_equal), "eq": _compare("eq", np.equal), "ne": _compare("ne", np.not_equal),
-    "where": _where, "sgd_update": _sgd_update, "adam_update": _adam_update,
+    "where": _where, "logical_not": _logical_not, "sgd_update": _sgd_update, "adam_update": _adam_update,
     "rmsprop_update": _rmsprop_update, "adagrad_update": _adagrad_update, "adadelta_update": _adadelta_update,
 }

@@ -62,46 +62,82 @@ def fmap_5hd(x, c0):
     return xp.reshape(c1, c0, h, w).transpose(0, 2, 3, 1).reshape(c1 * h * w, c0)
 
 
-class _WholeFmap:
-    """A source for the numeric path: the whole feature map sits in L1; img2col per k-step."""
+class _ResidentFmaps:
+    """A batch-aware A source for the numeric path: each product's whole feature map is loaded once into L1 and
+    expanded by ``img2col_cbuf_to_ca`` per k-step; a new map waits until MTE1 has finished with the old one."""
 
-    def __init__(self, gm_fmap, shape, dtype):
-        self.fm, self.s, self.dtype = gm_fmap, shape, dtype
-        self.shape = (shape.ho * shape.wo, gm_fmap.rows // (shape.h * shape.w) * shape.k * shape.k * gm_fmap.cols)
-        self.tiles = {}
+    EVENT = 3    # a flag id the GEMM schedule leaves free (it ping-pongs ids 0 and 1)
+
+    def __init__(self, fmaps, fmap_shape, kernel, stride, pad, dilation):
+        self.fmaps, self.fmap_shape = fmaps, fmap_shape
+        self.geometry = dict(kernel=kernel, stride=stride, pad=pad, dilation=dilation)
+        c, h, w = fmap_shape
+        ho = conv_out_size(h, kernel[0], stride[0], pad[0], dilation[0])
+        wo = conv_out_size(w, kernel[1], stride[1], pad[1], dilation[1])
+        self.shape = (ho * wo, fmaps[0].rows // (h * w) * kernel[0] * kernel[1] * fmaps[0].cols)
+        self.tiles, self.loaded = {}, {}
 
     def l1_tile(self, p, bm, k1):
-        if id(p) not in self.tiles:   # one copy per core serves every block: MTE1 does the expansion
-            self.tiles[id(p)] = p.alloc_tile("L1", self.fm.rows, self.fm.cols, self.dtype, "ND")
+        if id(p) not in self.tiles:   # one map per core at a time serves every block: MTE1 does the expansion
+            fm = self.fmaps[0]
+            self.tiles[id(p)] = p.alloc_tile("L1", fm.rows, fm.cols, fm.dtype, "ND")
         return self.tiles[id(p)]
 
-    def copy(self, p, tile, i, kk, m, kb):
-        p.copy_gm_to_cbuf(tile, self.fm)
+    def copy(self, p, tile, i, kk, m, kb, g=0):
+        if self.loaded.get(id(p)) == g:
+            return
+        if id(p) in self.loaded:
+            p.set_flag("MTE1", "MTE2", self.EVENT)     # the previous map's last expansion is done (WAR)
+            p.wait_flag("MTE1", "MTE2", self.EVENT)
+        p.copy_gm_to_cbuf(tile, self.fmaps[g])
+        self.loaded[id(p)] = g
 
-    def load(self, p, l0a, tile, i, k, m, kstep):
-        s = self.s
-        p.img2col_cbuf_to_ca(l0a, tile, (tile.rows // (s.h * s.w) * tile.cols, s.h, s.w), (s.k, s.k),
-                             (s.stride, s.stride), (s.pad, s.pad), m0=i, rows=m, k0=k, cols=kstep)
+    def load(self, p, l0a, tile, i, k, m, kstep, g=0):
+        p.img2col_cbuf_to_ca(l0a, tile, self.fmap_shape, m0=i, rows=m, k0=k, cols=kstep, **self.geometry)
+
+
+def conv_programs(machine, x, w, stride=(1, 1), pad=(0, 0), dilation=(1, 1), groups=1, out_dtype=None,
+                  tiling=None, cores=None):
+    """Numeric batched, grouped 2-D convolution with img2col in MTE1, one launch.
+
+    ``x`` (N, C, H, W), ``w`` (O, C/groups, kh, kw); ``pad`` per axis an amount or a (low, high) pair. Each
+    (image, group) is one product of the batched GEMM: its feature map goes GM -> L1 once per core (NC1HWC0,
+    channels zero-padded to C0), the group's weights are the B matrix. ``tiling`` = (bm, bn, k1, bk) or None
+    for the tiler's choice. Returns (programs, read) with ``read()`` -> (N, O, Ho, Wo).
+    """
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    c0 = c0_of("fp16")
+    fmaps = [machine.tensor(fmap_5hd(x[i, g * cg:(g + 1) * cg], c0), "fp16") for i in range(n) for g in range(groups)]
+    weights = [machine.tensor(weight_matrix(w[g * og:(g + 1) * og], c0), "fp16") for g in range(groups)]
+    src = _ResidentFmaps(fmaps, (cg, h, wd), (kh, kw), tuple(stride), tuple(pad), tuple(dilation))
+    M, K = src.shape
+    out_dtype = out_dtype or ("fp32" if machine.config.bw_l0c_ub is None else "fp16")
+    outs = [machine.empty(M, og, out_dtype) for _ in fmaps]
+    if tiling is None:
+        fm_bytes = fmaps[0].rows * c0 * 2
+        tiling = choose_tiling(machine.config, M, K, og, max(1, (cores or machine.config.num_cores) // len(fmaps)),
+                               a_gm_bytes=lambda bm: fm_bytes,     # a core's tiles each may need a new map
+                               a_l1_bytes=lambda bm, k1: fm_bytes / 2)
+    bm, bn, k1, bk = tiling
+    progs = gemm_programs(machine, None, [weights[i % groups] for i in range(len(fmaps))], outs, bm=bm, bn=bn,
+                          k1=k1, bk=bk, double_buffer=True, cores=cores, a_source=src)
+    ho = conv_out_size(h, kh, stride[0], pad[0], dilation[0])
+    wo = conv_out_size(wd, kw, stride[1], pad[1], dilation[1])
+
+    def read():
+        res = np.stack([machine.read(t) for t in outs]).reshape(n, groups, ho, wo, og)
+        return res.transpose(0, 1, 4, 2, 3).reshape(n, o, ho, wo)
+    return progs, read
 
 
 def conv2d_programs(machine, x, w, stride=1, pad=0, cores=None, bm=64, bn=32, k1=None, bk=None):
-    """Numeric single-image conv: returns (programs, output GmTensor, read() -> (Cout, Ho, Wo))."""
-    cout, cin, k, _ = w.shape
-    shape = ConvShape("conv", cin, cout, x.shape[1], x.shape[2], k, stride, pad)
-    c0 = c0_of("fp16")
-    fm = machine.tensor(fmap_5hd(x, c0), "fp16")
-    wm = weight_matrix(w, c0)
-    b = machine.tensor(wm, "fp16")
-    out_dtype = "fp32" if machine.config.bw_l0c_ub is None else "fp16"
-    c = machine.empty(shape.ho * shape.wo, cout, out_dtype)
-    src = _WholeFmap(fm, shape, "fp16")
-    kk = k * k * c0
-    progs = gemm_programs(machine, None, b, c, bm=bm, bn=bn, k1=k1 or kk * 2, bk=bk or kk,
-                          double_buffer={"l0": True, "l0c": True}, cores=cores, a_source=src)
-
-    def read():
-        return machine.read(c).T.reshape(cout, shape.ho, shape.wo)
-    return progs, c, read
+    """Numeric single-image conv (C, H, W) with fixed tiles: returns (programs, read() -> (Cout, Ho, Wo))."""
+    kk = w.shape[2] * w.shape[3] * c0_of("fp16")
+    progs, read = conv_programs(machine, x[None], w, (stride, stride), (pad, pad), cores=cores,
+                                tiling=(bm, bn, k1 or kk * 2, bk or kk))
+    return progs, lambda: read()[0]
 
 
 class _SlabSource:
@@ -127,7 +163,7 @@ class _SlabSource:
     def l1_tile(self, p, bm, k1):
         return p.alloc_tile("L1", self.planes(k1), self.positions(bm) * self.c0, "fp16", "ND")
 
-    def copy(self, p, tile, i, kk, m, kb):
+    def copy(self, p, tile, i, kk, m, kb, g=0):
         q = self.positions(m)
         planes = self.planes(kb)
         c1_lo = min(kk // (self.s.k * self.s.k * self.c0), self.c1 - planes)

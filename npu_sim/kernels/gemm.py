@@ -56,12 +56,20 @@ def gemm_programs(machine, a, b, c, bm=128, bn=256, k1=512, bk=64, double_buffer
     """Programs (one per core) computing ``c = a @ b`` (fp32/int32 accumulation) with §4.5 tiling.
 
     ``a_source`` replaces how A reaches L1 (convolutions): an object with ``shape`` (M, K),
-    ``l1_tile(p, bm, k1)`` allocating the L1 buffer, ``copy(p, tile, i, kk, m, kb)`` emitting the
-    MTE2 transfer and ``load(p, l0a, tile, i, ks, m, kstep)`` emitting the MTE1 load into L0A.
+    ``l1_tile(p, bm, k1)`` allocating the L1 buffer, ``copy(p, tile, i, kk, m, kb, g)`` emitting the
+    MTE2 transfer and ``load(p, l0a, tile, i, ks, m, kstep, g)`` emitting the MTE1 load into L0A.
     ``b_panels``: B is stored pre-tiled (as inference weights are), panel j = rows [j*K, (j+1)*K) of a
     (ceil(N/bn)*K) x bn matrix, so each block is one contiguous burst instead of K short rows.
+
+    A batch of same-shape products is one launch: pass lists (not tuples) for ``a`` (or a batch-aware ``a_source``,
+    whose ``g`` argument is the batch index), ``b`` and ``c``. Each core then takes a contiguous run of
+    the (product, row tile, column tile) blocks, so consecutive blocks mostly share their operands.
     """
     cfg = machine.config
+    batched = isinstance(c, list)        # (a GmTensor is itself a tuple)
+    a_list = a if isinstance(a, list) else [a]
+    b_list, c_list = (list(b), list(c)) if batched else ([b], [c])
+    a, b, c = a_list[0], b_list[0], c_list[0]
     M, K = a_source.shape if a_source else (a.rows, a.cols)
     N = c.cols
     b_rows = -(-N // bn) * K if b_panels else K
@@ -71,9 +79,15 @@ def gemm_programs(machine, a, b, c, bm=128, bn=256, k1=512, bk=64, double_buffer
     acc = accumulator_of(dtype)
     fixpipe = cfg.bw_l0c_ub is None
     buf = _buffering(double_buffer)
-    tiles = [(i, j) for i in range(0, M, bm) for j in range(0, N, bn)]
+    tiles = [(g, i, j) for g in range(len(c_list)) for i in range(0, M, bm) for j in range(0, N, bn)]
+    n_cores = min(cores or cfg.num_cores, len(tiles))
+    if batched:
+        per = -(-len(tiles) // n_cores)
+        assignment = [tiles[k:k + per] for k in range(0, len(tiles), per)]
+    else:
+        assignment = split_blocks(tiles, n_cores)
     programs = []
-    for core_tiles in split_blocks(tiles, cores or cfg.num_cores):
+    for core_tiles in assignment:
         p = machine.program()
         tbm, tbn = min(bm, M), min(bn, N)
         tk1, tbk = min(k1, K), min(bk, K)
@@ -86,7 +100,8 @@ def gemm_programs(machine, a, b, c, bm=128, bn=256, k1=512, bk=64, double_buffer
         ub = [] if fixpipe else [p.alloc_tile("UB", tbm, tbn, c.dtype, "NZ16") for _ in l0c]
         h1, h0, hc = _Halves(buf["l1"]), _Halves(buf["l0"]), _Halves(buf["l0c"])
         out = OUT_PIPE[fixpipe]
-        for i, j in core_tiles:
+        for g, i, j in core_tiles:
+            a, b, c = a_list[min(g, len(a_list) - 1)], b_list[g], c_list[g]
             m, n = min(bm, M - i), min(bn, N - j)
             r, first_c = hc.next()
             for kk in range(0, K, k1):
@@ -96,7 +111,7 @@ def gemm_programs(machine, a, b, c, bm=128, bn=256, k1=512, bk=64, double_buffer
                 if not first_l1:
                     p.wait_flag(consumer, "MTE2", pp)
                 if a_source:
-                    a_source.copy(p, l1a[pp], i, kk, m, kb)
+                    a_source.copy(p, l1a[pp], i, kk, m, kb, g)
                 else:
                     p.copy_gm_to_cbuf(l1a[pp], a, i, kk, m, kb)
                 if b_panels:
@@ -122,7 +137,7 @@ def gemm_programs(machine, a, b, c, bm=128, bn=256, k1=512, bk=64, double_buffer
                     if not first_l0:
                         p.wait_flag("M", "MTE1", q)
                     if a_source:
-                        a_source.load(p, l0a[q], l1a[pp], i, kk + ks, m, kstep)
+                        a_source.load(p, l0a[q], l1a[pp], i, kk + ks, m, kstep, g)
                     else:
                         p.load_cbuf_to_ca(l0a[q], l1a[pp], 0, ks, m, kstep)
                     p.load_cbuf_to_cb(l0b[q], l1b[pp], ks, 0, kstep, n)
