@@ -1,5 +1,12 @@
-"""Device type -> kernel table. Backends are tables of raw-array kernels, never if-chains."""
+"""Device type -> kernel table. Backends are tables of raw-array kernels, never if-chains.
+
+The cpu and npu backends hold numpy arrays; the cuda backend holds CuPy arrays. The helpers below are the
+few places the framework touches raw arrays outside a kernel (copies between devices, in-place writes,
+bfloat16 widening); they tell CuPy arrays apart by type, so CuPy is imported only once one exists.
+"""
 import importlib
+
+import numpy as np
 
 from kernels import cpu as _cpu
 
@@ -17,7 +24,7 @@ class _Lazy:
         return self.table.get(name)
 
 
-TABLES = {"cpu": _cpu.KERNELS, "npu": _Lazy("kernels.npu")}
+TABLES = {"cpu": _cpu.KERNELS, "npu": _Lazy("kernels.npu"), "cuda": _Lazy("kernels.cuda")}
 
 
 def kernel_for(device, name):
@@ -30,3 +37,53 @@ def kernel_for(device, name):
         raise NotImplementedError(f"Could not run '{name}' with arguments from the '{device.type}' backend: "
                                   f"the {device.type} kernel table has no '{name}'")
     return kernel
+
+
+def is_device_array(array):
+    """Whether ``array`` is a CuPy array (GPU memory); never imports CuPy."""
+    return type(array).__module__.startswith("cupy")
+
+
+def array_module(array):
+    """The module whose functions work on ``array``: numpy, or cupy for a device array."""
+    if is_device_array(array):
+        import cupy
+        return cupy
+    return np
+
+
+def host_array(array):
+    """``array`` in host memory: a device array is copied back (synchronising), a numpy array returned as is."""
+    return array.get() if is_device_array(array) else array
+
+
+def copy_array(array, device):
+    """A C-contiguous copy of ``array`` (host or device) in ``device``'s memory."""
+    if device.type == "cuda":
+        import cupy
+        with cupy.cuda.Device(device.index or 0):
+            return cupy.array(array, order="C")
+    return np.array(host_array(array), copy=True, order="C")
+
+
+def bfloat16_to_float32(bits):
+    """float32 values of raw bfloat16 bits, on the array's own device."""
+    if is_device_array(bits):
+        from kernels.cuda import bfloat16_bits_to_float32
+        return bfloat16_bits_to_float32(bits)
+    from kernels.cpu.bfloat16 import bfloat16_bits_to_float32
+    return bfloat16_bits_to_float32(bits)
+
+
+def float32_to_bfloat16(values):
+    """Raw bfloat16 bits of float32 ``values`` (round to nearest even), on the array's own device."""
+    if is_device_array(values):
+        from kernels.cuda import float32_to_bfloat16_bits
+        return float32_to_bfloat16_bits(values)
+    from kernels.cpu.bfloat16 import float32_to_bfloat16_bits
+    return float32_to_bfloat16_bits(values)
+
+
+def data_pointer(array):
+    """Address of ``array``'s first element, in host or device memory."""
+    return array.data.ptr if is_device_array(array) else array.__array_interface__["data"][0]

@@ -1,11 +1,11 @@
 """Moving tensors between devices; each device type is served by a backend table in ``_backends``.
 
-Every backend keeps its arrays as numpy arrays in host memory (the NPU simulator's GM is filled from them
-per kernel), so a move is a copy recorded as the ``_to_device`` op, whose derivative moves the gradient back.
+The cpu and npu backends keep numpy arrays in host memory (the NPU simulator's GM is filled from them per
+kernel), the cuda backend CuPy arrays in GPU memory. A move is a copy recorded as the ``_to_device`` op,
+whose derivative moves the gradient back.
 """
-import numpy as np
-
-from ._backends import TABLES
+from ._backends import TABLES, copy_array
+from ._device import device as _device_cls
 from ._tensor import Tensor
 from .autograd.grad_mode import state
 from .ops.registry import record, register_op
@@ -16,13 +16,20 @@ _to_device_op = register_op("_to_device", lambda n, g: (g.to(n.attrs["source"]),
 
 def move(tensor, device):
     """A copy of ``tensor`` on ``device`` (differentiable); a clear error if that backend is absent."""
-    if device.type not in TABLES:
-        if device.type == "cuda":
-            raise AssertionError("Torch not compiled with CUDA enabled (framework: the cuda backend needs the "
-                                 "optional 'cupy' package and a GPU)")
+    if device.type == "cuda":
+        from . import cuda
+        cuda._lazy_init()  # PyTorch's errors without CuPy or a GPU
+        if device.index is None:  # tensors always know their GPU, as in PyTorch
+            device = _device_cls("cuda", cuda.current_device())
+        elif device.index >= cuda.device_count():
+            raise RuntimeError(f"CUDA error: invalid device ordinal (device {device.index}, "
+                               f"{cuda.device_count()} available)")
+        if device == tensor._device:
+            return tensor
+    elif device.type not in TABLES:
         raise RuntimeError(f"the {device.type} backend is not available in this build: cannot move a tensor to "
                            f"'{device}'")
-    out = Tensor._wrap(np.array(tensor._data, copy=True, order="C"), tensor.dtype, device)
+    out = Tensor._wrap(copy_array(tensor._data, device), tensor.dtype, device)
     if state.enabled and tensor._requires_grad:
         record(_to_device_op, (tensor,), {"source": tensor._device}, [out])
     return out
