@@ -24,6 +24,33 @@ from . import npu  # noqa: F401
 from . import utils  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from ._formatting import set_printoptions  # noqa: F401
+from . import jit  # noqa: F401  (light: its submodules load on first use)
+
+
+def compile(model=None, **kwargs):
+    """Compile a function or module for graph mode (``torch.compile``): see ``framework.jit.compile``."""
+    from .jit.compile import compile as _compile
+    return _compile(model, **kwargs)
+
+
+def set_context(mode="graph"):
+    """Switch graph mode on ("graph") or off ("eager"): see ``framework.jit.set_context``."""
+    from .jit.compile import set_context as _set_context
+    _set_context(mode)
+
+
+def __getattr__(name):
+    # framework.onnx and framework.export load on first use: exporting is rare and must not slow imports
+    if name in ("onnx", "export"):
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def get_context(key="mode"):
+    """The graph-mode context value ``key``: see ``framework.jit.get_context``."""
+    from .jit.compile import get_context as _get_context
+    return _get_context(key)
 
 __version__ = "0.1.0"
 

@@ -8,6 +8,7 @@ import numpy as np
 from . import _dtype
 from ._device import cpu as _cpu
 from .autograd.grad_mode import state
+from .jit import slot as _jit
 
 __all__ = ["Tensor", "Size"]
 
@@ -65,6 +66,10 @@ class Tensor:
     def _wrap(cls, array, dtype=None, device=None, requires_grad=False):
         """A tensor around ``array`` without copying (dtype inferred when None)."""
         self = object.__new__(cls)
+        if device is not None and device.type == "cuda" and type(array) is np.ndarray:
+            # framework code builds small constants (scalars, masks, eyes) with numpy: they go to the GPU here
+            from ._backends import copy_array
+            array = copy_array(array, device)
         self._data = array
         self.dtype = _dtype.from_numpy(array.dtype) if dtype is None else dtype
         self._device = _cpu if device is None else device
@@ -138,12 +143,14 @@ class Tensor:
         """Offset of the first element from the start of the base's storage, in elements."""
         if self._base is None:
             return 0
-        start = self._data.__array_interface__["data"][0]
+        from ._backends import data_pointer
+        start = data_pointer(self._data)
         origin = _storage_start(self._base._data)
         return (start - origin) // self._data.itemsize
 
     def data_ptr(self):
-        return self._data.__array_interface__["data"][0] if self._data.size else 0
+        from ._backends import data_pointer
+        return data_pointer(self._data) if self._data.size else 0
 
     def is_contiguous(self, memory_format=None):
         """Whether the elements are laid out densely in row-major order."""
@@ -238,6 +245,8 @@ class Tensor:
                           "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
                           "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor.",
                           UserWarning, stacklevel=2)
+        if _jit.tracer is not None:
+            _jit.tracer.grad_read(self)
         return self._grad
 
     @grad.setter
@@ -253,10 +262,14 @@ class Tensor:
                 raise RuntimeError(f"assigned grad has data of a different type: expected {self.dtype}, "
                                    f"got {value.dtype}")
         self._grad = value
+        if _jit.tracer is not None:
+            _jit.tracer.grad_written(self)
 
     @grad.deleter
     def grad(self):
         self._grad = None
+        if _jit.tracer is not None:
+            _jit.tracer.grad_written(self)
 
     @property
     def retains_grad(self):
@@ -335,18 +348,22 @@ class Tensor:
     def _values(self):
         """The values as a numpy array of the compute dtype (bfloat16 widened to float32)."""
         if self.dtype is _dtype.bfloat16:
-            from kernels.cpu.bfloat16 import bfloat16_bits_to_float32
-            return bfloat16_bits_to_float32(self._data)
+            from ._backends import bfloat16_to_float32
+            return bfloat16_to_float32(self._data)
         return self._data
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        if _jit.tracer is not None:
+            _jit.tracer.graph_break("Tensor.item() reads a tensor's value into Python")
         return self._values().reshape(()).item()
 
     def tolist(self):
         """The values as (nested) Python lists."""
+        if _jit.tracer is not None:
+            _jit.tracer.graph_break("Tensor.tolist() reads a tensor's values into Python")
         return self._values().tolist()
 
     def numpy(self, force=False):
@@ -359,6 +376,8 @@ class Tensor:
                             "numpy. Use Tensor.cpu() to copy the tensor to host memory first.")
         if self.dtype is _dtype.bfloat16:
             raise TypeError("Got unsupported ScalarType BFloat16")
+        if _jit.tracer is not None:
+            _jit.tracer.graph_break("Tensor.numpy() hands a tensor's memory to numpy")
         return self._data
 
     def __array__(self, dtype=None, copy=None):
@@ -383,7 +402,9 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous" if self._data.size
                                else "Boolean value of Tensor with no values is ambiguous")
-        return bool(self.item())
+        if _jit.tracer is not None:
+            _jit.tracer.graph_break("bool(tensor) (an `if` or `while` on a tensor's value)")
+        return bool(self._values().reshape(()).item())
 
     def __float__(self):
         self._scalar_check("float")
@@ -411,7 +432,15 @@ class Tensor:
 
     def __repr__(self):
         from ._formatting import tensor_repr
-        return tensor_repr(self)
+        tracer = _jit.tracer
+        if tracer is None:
+            return tensor_repr(self)
+        tracer.graph_break("printing a tensor (repr/str) reads its values")
+        _jit.tracer = None  # formatting reads values through item(): one break is enough
+        try:
+            return tensor_repr(self)
+        finally:
+            _jit.tracer = tracer
 
     __str__ = __repr__
 
@@ -431,7 +460,8 @@ class Tensor:
 
     def __reduce_ex__(self, protocol):
         from .serialization import _rebuild_tensor
-        return (_rebuild_tensor, (np.array(self._data), self.dtype.name, str(self._device), self._requires_grad))
+        host = self._data if self._device.type == "cpu" else self.detach().cpu()._data
+        return (_rebuild_tensor, (np.array(host), self.dtype.name, str(self._device), self._requires_grad))
 
     def __deepcopy__(self, memo):
         if not self.is_leaf:
@@ -461,7 +491,9 @@ def _contiguous_strides(shape):
 
 
 def _storage_start(array):
-    while isinstance(array.base, np.ndarray):
+    from ._backends import array_module, data_pointer
+    kind = array_module(array).ndarray
+    while isinstance(array.base, kind):
         array = array.base
-    return array.__array_interface__["data"][0]
+    return data_pointer(array)
 

@@ -1,6 +1,7 @@
 """The backward engine: walk the tape from the outputs, sum gradients per node, call derivatives."""
 import weakref
 
+from ..jit import slot as _jit
 from .grad_mode import state
 from .node import AccumulateGrad
 
@@ -138,6 +139,9 @@ def _zeros_for(node, index, device):
 
 def _accumulate(variable, grad, create_graph):
     """Add ``grad`` into ``variable.grad``; in place when not building a graph, as PyTorch does."""
+    tracer = _jit.tracer
+    if tracer is not None:
+        tracer.grad_read(variable)
     if create_graph:
         variable.grad = grad if variable.grad is None else variable.grad + grad
     elif variable.grad is None:
@@ -147,6 +151,8 @@ def _accumulate(variable, grad, create_graph):
         from .grad_mode import no_grad
         with no_grad():
             variable.grad.add_(grad)
+    if tracer is not None:
+        tracer.grad_written(variable)
     if variable._accumulator is not None and variable._accumulator.post_hooks:
         for hook in list(variable._accumulator.post_hooks):
             hook(variable)

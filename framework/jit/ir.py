@@ -49,12 +49,15 @@ class Node:
     keyword ``attrs``, output values, the user's ``location`` ("file.py:12") and the indices of inputs
     it writes in place (``mutates``)."""
 
-    __slots__ = ("op", "kernel", "inputs", "attrs", "outputs", "location", "mutates")
+    __slots__ = ("op", "kernel", "inputs", "attrs", "outputs", "location", "mutates", "dynamic")
 
     def __init__(self, op, kernel, inputs, attrs, location=None, mutates=()):
         self.op, self.kernel, self.inputs = op, kernel, list(inputs)
         self.attrs = dict(attrs) if attrs else {}
         self.outputs, self.location, self.mutates = [], location, tuple(mutates)
+        # attrs re-read at each call (an optimizer's lr and step count): name -> zero-argument getter;
+        # ``attrs`` keeps the traced values, which the reference interpreter uses
+        self.dynamic = None
 
     @property
     def has_effect(self):
@@ -140,6 +143,10 @@ class Graph:
             lines.append(f"  {outs} = {call}{effect}{where}")
         lines.append("  return (" + ", ".join(repr(v) for v in self.outputs) + ")")
         return "\n".join(lines)
+
+    def _repr_pretty_(self, printer, cycle):
+        """IPython and Jupyter show a graph as its text, not as an object address."""
+        printer.text(str(self))
 
     def to_dot(self):
         """The graph in Graphviz dot syntax: one box per node, one ellipse per input or constant."""

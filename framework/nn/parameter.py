@@ -28,7 +28,8 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, protocol):
         import numpy as np
-        return (_rebuild_parameter, (np.array(self._data), self.dtype.name, str(self._device), self._requires_grad,
+        host = self._data if self._device.type == "cpu" else self.detach().cpu()._data
+        return (_rebuild_parameter, (np.array(host), self.dtype.name, str(self._device), self._requires_grad,
                                      dict(self.__dict__)))
 
 

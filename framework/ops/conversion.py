@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import _dtype
+from .._backends import array_module
 from .._device import device as _device_cls, to_device
 from .._tensor import Tensor
 from .registry import commit_inplace, dispatch, register_op, tensor_method, write_array
@@ -12,7 +13,7 @@ __all__ = ["clone"]
 def _cast_kernel_result(t, dtype):
     if dtype is _dtype.bfloat16:
         from .registry import to_bfloat16_bits
-        return to_bfloat16_bits(np.asarray(t._values(), dtype=np.float32))
+        return to_bfloat16_bits(t._values().astype(np.float32, copy=False))
     values = t._values()
     if dtype is _dtype.bool:
         return values != 0
@@ -27,6 +28,9 @@ def cast(t, dtype):
     if t.dtype is dtype:
         return t
     out = Tensor._wrap(_cast_kernel_result(t, dtype), dtype, t._device)
+    from ..jit import slot
+    if slot.tracer is not None:
+        slot.tracer.cast(t, out)
     from ..autograd.grad_mode import state
     if state.enabled and t._requires_grad and dtype.is_floating_point:
         from .registry import record
@@ -156,7 +160,7 @@ def copy_(self, src, non_blocking=False):
     if state.enabled and (src._requires_grad or self._requires_grad):
         # a differentiable copy of src in self's dtype and shape; self then takes its place on the tape
         return commit_inplace(self, clone(src.to(self.dtype).expand(self._data.shape)))
-    if np.may_share_memory(self._data, src._data):
+    if array_module(self._data).may_share_memory(self._data, src._data):
         src = Tensor._wrap(src._data.copy(), src.dtype, src._device)
     write_array(self, src)
     self._vc.value += 1
@@ -184,7 +188,7 @@ def write_out(out, result):
             import warnings
             warnings.warn(f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
                           f"which does not match the required output shape {list(result.shape)}.", UserWarning)
-        out._data = np.empty(result._data.shape, dtype=out.dtype.np)
+        out._data = array_module(out._data).empty(result._data.shape, dtype=out.dtype.np)
     write_array(out, result)
     out._vc.value += 1
     return out

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from .. import _dtype
+from .._backends import array_module
 from .._tensor import Tensor
 from ..autograd.grad_mode import state
 from ._checks import broadcast_shapes, is_scalar
@@ -195,7 +196,7 @@ def isreal(input):
 
 def ones_like_bool(input):
     """An all-True bool tensor shaped like ``input``."""
-    return Tensor._wrap(np.ones(input._data.shape, dtype=np.bool_), _dtype.bool, input._device)
+    return Tensor._wrap(array_module(input._data).ones(input._data.shape, dtype=np.bool_), _dtype.bool, input._device)
 
 
 _export(isreal, "isreal", inplace=False)

@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 from .. import _dtype
+from .._backends import array_module
 from .._tensor import Tensor
 from ..autograd.grad_mode import state
 from ._checks import broadcast_shapes, wrap_dim
@@ -689,7 +690,7 @@ def masked_select(input, mask, *, out=None):
         raise RuntimeError("masked_select: expected BoolTensor for mask")
     shape = broadcast_shapes(tuple(input.shape), tuple(mask.shape))
     x = input.expand(shape) if tuple(input.shape) != shape else input
-    m = mask._data if tuple(mask.shape) == shape else np.broadcast_to(mask._data, shape)
+    m = mask._data if tuple(mask.shape) == shape else array_module(mask._data).broadcast_to(mask._data, shape)
     if not shape:
         return _finish(take_key(x.reshape(1), (m.reshape(1),)), out)
     return _finish(take_key(x, (m,)), out)
@@ -704,8 +705,9 @@ def masked_scatter(input, mask, source):
                            f"{_type_word(input.dtype)} and {_type_word(source.dtype)}")
     shape = broadcast_shapes(tuple(input.shape), tuple(mask.shape))
     x = input.expand(shape) if tuple(input.shape) != shape else input
-    m = np.broadcast_to(mask._data, shape).reshape(shape or (1,))
-    n = int(np.count_nonzero(m))
+    xp = array_module(mask._data)
+    m = xp.broadcast_to(mask._data, shape).reshape(shape or (1,))
+    n = int(xp.count_nonzero(m))
     if n > source.numel():
         raise RuntimeError("Number of elements of source < number of ones in mask")
     values = source.reshape(-1)[:n]
@@ -724,8 +726,8 @@ def nonzero(input, *, out=None, as_tuple=False):
     if not as_tuple:
         return _finish(result, out)
     if input.ndim == 0:
-        return (Tensor._wrap(np.zeros(result.shape[0], dtype=np.int64), None, input.device),)
-    return tuple(Tensor._wrap(np.ascontiguousarray(result._data[:, d]), None, input.device)
+        return (Tensor._wrap(array_module(result._data).zeros(result.shape[0], dtype=np.int64), None, input.device),)
+    return tuple(Tensor._wrap(array_module(result._data).ascontiguousarray(result._data[:, d]), None, input.device)
                  for d in range(input.ndim))
 
 

@@ -19,7 +19,8 @@ from .._creation import _finish
 from .._device import to_device
 from .._tensor import Tensor
 from ..autograd.grad_mode import state as _grad_state
-from ..random import _engine_of
+from ..jit import slot as _jit
+from ..random import _engine_of as _engine
 from ._checks import broadcast_shapes, shape_arg
 from .registry import tensor_method
 
@@ -41,6 +42,23 @@ _INT_RANGE = {"bool": (0, 1), "uint8": (0, 255), "int8": (-128, 127), "int16": (
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
+
+def _engine_of(generator):
+    """The engine a draw uses; while graph mode captures, a draw it cannot record is a graph break."""
+    if _jit.tracer is not None:
+        _jit.tracer.graph_break("a random op graph mode does not capture (it records bernoulli_ with a float p, "
+                                "uniform_, normal_ and the ops built on them, such as dropout)")
+    return _engine(generator)
+
+
+def _captured_fill(self, generator, op, method, *args):
+    """While graph mode captures, a fill of a contiguous CPU tensor from ``kernels.cpu.mt19937.<method>``."""
+    tracer = _jit.tracer
+    if tracer is None or self._device.type != "cpu" or not self._data.flags.c_contiguous or self._data.size == 0:
+        return None
+    _check_inplace(self)
+    return tracer.random_fill(self, _engine(generator), op, method, args)
+
 
 def _not_implemented(kernel, dtype):
     return NotImplementedError(f'"{kernel}" not implemented for \'{_TYPE_WORD[dtype.name]}\'')
@@ -225,6 +243,10 @@ def uniform_(self, from_=0.0, to=1.0, *, generator=None, **kwargs):
     low = _as_float(from_, "uniform_", "from")
     high = _as_float(to, "uniform_", "to")
     _check_uniform(self.dtype, low, high)
+    if _jit.tracer is not None:
+        captured = _captured_fill(self, generator, "uniform_", "uniform", self.dtype.name, low, high)
+        if captured is not None:
+            return captured
     eng = _engine_of(generator)
 
     def fill(a):
@@ -245,6 +267,10 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
     if not std >= 0.0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
     _check_float(self.dtype, "normal_kernel_cpu")
+    if _jit.tracer is not None:
+        captured = _captured_fill(self, generator, "normal_", "normal", self.dtype.name, mean, std)
+        if captured is not None:
+            return captured
     eng = _engine_of(generator)
     return _inplace(self, lambda a: _normal_fill(eng, a, self.dtype, mean, std))
 
@@ -457,12 +483,18 @@ def _bernoulli_scalar_values(eng, n, p, dtype):
 @tensor_method("bernoulli_")
 def bernoulli_(self, p=0.5, *, generator=None):
     """Fill with 0/1 samples, 1 with probability ``p`` (a float or a broadcastable tensor)."""
-    eng = _engine_of(generator)
     if isinstance(p, Tensor):
+        eng = _engine_of(generator)
         return _inplace(self, lambda a: _bernoulli_tensor_fill(eng, a, self.dtype, p))
     p = _as_float(p, "bernoulli_", "p")
     if not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_fmt(p)}")
+    if _jit.tracer is not None:
+        method = "bernoulli_scalar_mkl" if _mt.cpu_is_intel() else "bernoulli_scalar"
+        captured = _captured_fill(self, generator, "bernoulli_", method, p, self.dtype.name)
+        if captured is not None:
+            return captured
+    eng = _engine_of(generator)
     return _inplace(self, lambda a: _write(a, _bernoulli_scalar_values(eng, a.size, p, self.dtype)))
 
 

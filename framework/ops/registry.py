@@ -8,11 +8,12 @@ and work out dtypes before calling it.
 import numpy as np
 
 from .. import _dtype
-from .._backends import kernel_for
+from .._backends import array_module, float32_to_bfloat16, is_device_array, kernel_for
 from .._tensor import Tensor
 from ..autograd.engine import leaf_edge
 from ..autograd.grad_mode import state
 from ..autograd.node import Node, SavedTensor
+from ..jit import slot as _jit
 
 __all__ = []
 
@@ -65,8 +66,7 @@ def tensor_method(*names):
 
 def to_bfloat16_bits(array):
     """Round float32 values to bfloat16 (nearest, ties to even) and return the raw 16-bit patterns."""
-    from kernels.cpu.bfloat16 import float32_to_bfloat16_bits
-    return float32_to_bfloat16_bits(array)
+    return float32_to_bfloat16(array)
 
 
 def _check_devices(op, inputs):
@@ -115,11 +115,13 @@ def dispatch(op, inputs, attrs=None, out_dtype=None):
             if t._requires_grad and (diff is None or i in diff):
                 record(op, inputs, attrs, outs)
                 break
+    if _jit.tracer is not None:
+        _jit.tracer.op(op, inputs, attrs, outs)
     return outs[0] if type(result) is not tuple else tuple(outs)
 
 
 def _wrap_result(r, out_dtype, dev):
-    if type(r) is not np.ndarray:
+    if not isinstance(r, np.ndarray) and not is_device_array(r):  # numpy scalars; CuPy arrays stay
         r = np.asarray(r)
     if out_dtype is not None and r.dtype.kind == "f" and out_dtype.is_floating_point:
         if out_dtype is _bfloat16:
@@ -140,7 +142,7 @@ def _mark_views(op, attrs, base, outs, multi):
     parent = () if base._base is None else base._view_fn
     chain = None if multi or parent is None else parent + ((op, attrs),)
     for out in outs:
-        if np.may_share_memory(out._data, base._data):
+        if array_module(base._data).may_share_memory(out._data, base._data):
             out._vc, out._base, out._view_fn = base._vc, root, chain
 
 
@@ -210,14 +212,16 @@ def commit_inplace(target, result):
 
 def write_array(target, source):
     """Copy ``source``'s values into ``target``'s memory, converting the dtype as PyTorch's copy_ does."""
+    if _jit.tracer is not None:
+        _jit.tracer.write(target, source)
     src = source._data
     if source.dtype is _bfloat16 and target.dtype is not _bfloat16:
         src = source._values()
     elif target.dtype is _bfloat16 and source.dtype is not _bfloat16:
-        src = to_bfloat16_bits(np.asarray(src, dtype=np.float32))
+        src = to_bfloat16_bits(src.astype(np.float32, copy=False))
     if target.dtype is _dtype.bool and source.dtype is not _dtype.bool:
         src = src != 0
-    np.copyto(target._data, src, casting="unsafe")
+    array_module(target._data).copyto(target._data, src, casting="unsafe")
 
 
 def _rebase_history(target, result):

@@ -6,6 +6,7 @@ which keeps autograd right when a view is written in place.
 """
 import numpy as np
 
+from .._backends import array_module
 from .._tensor import Size, Tensor
 from ._checks import shape_arg, wrap_dim, wrap_dims
 from .registry import REGISTRY, dispatch, record, register_op, tensor_method
@@ -427,7 +428,7 @@ _copy_slices_op = register_op("copy_slices", lambda n, g: _copy_slices_grad(n, g
 
 def _copy_slices_grad(node, g):
     chain = node.attrs["chain"]
-    outside = Tensor._wrap(np.ones(g._data.shape, dtype=bool), None, g._device)
+    outside = Tensor._wrap(array_module(g._data).ones(g._data.shape, dtype=bool), None, g._device)
     apply_view_chain(outside, chain)._data[...] = False
     return g * outside.to(g.dtype), apply_view_chain(g, chain)
 

@@ -1,6 +1,7 @@
 """Per-parameter state helpers shared by the optimizers: step counters and zero-initialised buffers."""
 import numpy as np
 
+from .._backends import array_module
 from .._tensor import Tensor
 
 
@@ -19,7 +20,7 @@ def advance(step):
 
 def zeros_like(p):
     """A zero buffer shaped and typed like ``p`` (bfloat16 kept as bits)."""
-    return Tensor._wrap(np.zeros(p._data.shape, p._data.dtype), p.dtype, p.device)
+    return Tensor._wrap(array_module(p._data).zeros(p._data.shape, p._data.dtype), p.dtype, p.device)
 
 
 def full_like(p, value):

@@ -8,6 +8,7 @@ from itertools import chain
 from .._backends import kernel_for
 from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..jit import slot as _jit
 from ..utils.hooks import RemovableHandle
 
 __all__ = ["Optimizer", "required"]
@@ -159,8 +160,13 @@ class Optimizer:
 
     def zero_grad(self, set_to_none=True):
         """Reset the gradients of all optimized tensors (to None by default, else to zeros)."""
+        tracer = _jit.tracer
         for group in self.param_groups:
             for p in group["params"]:
+                if tracer is not None and set_to_none:
+                    tracer.grad_written(p)  # clearing ends the same whether a grad was there or not
+                elif tracer is not None:
+                    tracer.grad_read(p)
                 grad = p._grad
                 if grad is None:
                     continue
@@ -171,8 +177,7 @@ class Optimizer:
                         grad.detach_()
                     else:
                         grad.requires_grad_(False)
-                    grad._data[...] = 0
-                    grad._bump_version()
+                    grad.zero_()
 
     def step(self, closure=None):
         """Perform a single optimization step; ``closure`` re-evaluates the model and returns the loss."""
@@ -187,15 +192,20 @@ class Optimizer:
 
     @staticmethod
     def _params_with_grad(group):
+        tracer = _jit.tracer
         for p in group["params"]:
+            if tracer is not None:
+                tracer.grad_read(p)
             if p._grad is not None:
                 if getattr(p._grad, "is_sparse", False):
                     raise RuntimeError("sparse gradients are not supported by framework.optim")
                 yield p
 
-    @staticmethod
-    def _kernel(p, name):
-        return kernel_for(p.device, name)
+    def _kernel(self, p, name):
+        kernel = kernel_for(p.device, name)
+        if _jit.tracer is not None:
+            return _jit.tracer.optimizer_kernel(self, p, name, kernel)
+        return kernel
 
     # ----- hooks ------------------------------------------------------------------------------
     def _register(self, hooks, hook, prepend=False):

@@ -125,7 +125,7 @@ def _launch(kernel, grad, written, scalars, flags):
     for a in written:
         if a is None:
             flat.append(_UNUSED[dt])
-        elif a.dtype == dt and a.flags.c_contiguous and a.flags.writeable:
+        elif a.dtype == dt and a.flags.c_contiguous and getattr(a.flags, "writeable", True):  # CuPy: no such flag
             flat.append(a.reshape(-1))
         else:
             c = _to_compute(a, dt)

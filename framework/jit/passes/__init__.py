@@ -1,0 +1,154 @@
+"""The optimisation pipeline of graph mode: ``optimize(graph)`` rewrites a captured graph in place.
+
+Default order: constant folding, simplification, CSE, DCE, elementwise fusion (``fuse.py``, when present),
+DCE again, then memory planning. Each pass is a function ``pass(graph) -> stats dict`` that keeps the graph
+valid and never drops or reorders a node with effects; the pipeline checks both after every pass.
+
+>>> report = optimize(graph)          # doctest: +SKIP
+>>> print(report)                     # op counts per pass, fusion groups, the memory plan
+"""
+import importlib
+import time
+
+from .constant_fold import fold_constants
+from .cse import eliminate_common_subexpressions
+from .dce import eliminate_dead_code
+from .memory_plan import eager_peak_bytes, plan_memory
+from .simplify import simplify
+
+__all__ = ["optimize", "OptimizeReport", "PassRecord", "PASSES", "DEFAULT_PIPELINE"]
+
+PASSES = {
+    "constant_fold": fold_constants,
+    "simplify": simplify,
+    "cse": eliminate_common_subexpressions,
+    "dce": eliminate_dead_code,
+    "memory_plan": plan_memory,
+}
+DEFAULT_PIPELINE = ("constant_fold", "simplify", "cse", "dce", "fuse", "dce", "memory_plan")
+
+
+def _fusion_pass():
+    """``fuse.fuse_elementwise``, or None while that module does not exist."""
+    try:
+        module = importlib.import_module(f"{__name__}.fuse")
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.fuse":
+            raise
+        return None
+    return module.fuse_elementwise
+
+
+class PassRecord:
+    """What one pass did: node counts and materialised bytes before and after, its stats, its time."""
+
+    __slots__ = ("name", "nodes_before", "nodes_after", "bytes_before", "bytes_after", "stats", "seconds")
+
+    def __init__(self, name, nodes_before, nodes_after, bytes_before, bytes_after, stats, seconds):
+        self.name, self.nodes_before, self.nodes_after = name, nodes_before, nodes_after
+        self.bytes_before, self.bytes_after, self.stats, self.seconds = bytes_before, bytes_after, stats, seconds
+
+    def __repr__(self):
+        return f"PassRecord({self.name}: {self.nodes_before} -> {self.nodes_after} ops)"
+
+
+class OptimizeReport:
+    """The pipeline's record: ``passes`` (PassRecords), ``fusion_groups``, ``memory_plan``, totals."""
+
+    def __init__(self, graph_name, nodes_before, bytes_before, eager_peak):
+        self.graph_name = graph_name
+        self.passes = []
+        self.nodes_before = self.nodes_after = nodes_before
+        self.bytes_before = self.bytes_after = bytes_before
+        self.eager_peak_bytes = eager_peak
+        self.fusion_groups = []  # (kernel names fused, output types) per fused node
+        self.memory_plan = None
+        self.skipped = []  # passes of the pipeline that are not available
+
+    @property
+    def bytes_saved(self):
+        """Bytes of intermediates no longer written to memory (one write and one read each in eager)."""
+        return self.bytes_before - self.bytes_after
+
+    def __str__(self):
+        lines = [f"optimize({self.graph_name}): {self.nodes_before} -> {self.nodes_after} ops"]
+        for record in self.passes:
+            shown = {k: v for k, v in record.stats.items() if not isinstance(v, (list, tuple, dict)) and v}
+            detail = ", ".join(f"{k}={v}" for k, v in shown.items())
+            lines.append(f"  {record.name:<14} {record.nodes_before:>5} -> {record.nodes_after:<5} ops"
+                         f"{'  ' + detail if detail else ''}")
+        for name in self.skipped:
+            lines.append(f"  {name:<14} skipped (not available)")
+        if self.fusion_groups:
+            lines.append(f"  fusion groups ({len(self.fusion_groups)}):")
+            for ops, type_str in self.fusion_groups:
+                lines.append(f"    {len(ops)} ops -> {type_str}: {' '.join(ops)}")
+        if self.memory_plan is not None:
+            lines.append(f"  {self.memory_plan}")
+        return "\n".join(lines)
+
+
+def materialised_bytes(graph):
+    """Bytes of the buffers nodes write (views excluded): the intermediates a run puts in memory."""
+    from .analysis import roots
+    root = roots(graph)
+    return sum(v.nbytes for node in graph.nodes for v in node.outputs if root[v] is v)
+
+
+def optimize(graph, passes=None):
+    """Run ``passes`` (names from ``PASSES``, "fuse", or pass functions; default ``DEFAULT_PIPELINE``) on ``graph``.
+
+    Rewrites ``graph`` in place, attaches ``graph.memory_plan`` when memory planning runs, and returns an
+    :class:`OptimizeReport`.
+    """
+    report = OptimizeReport(graph.name, len(graph.nodes), materialised_bytes(graph), eager_peak_bytes(graph))
+    inputs = list(graph.inputs)
+    effects = [node for node in graph.nodes if node.mutates]
+    for entry in (DEFAULT_PIPELINE if passes is None else passes):
+        name, fn = _resolve(entry, required=passes is not None)
+        if fn is None:
+            report.skipped.append(name)
+            continue
+        before, bytes_before = len(graph.nodes), materialised_bytes(graph)
+        start = time.perf_counter()
+        stats = fn(graph) or {}
+        seconds = time.perf_counter() - start
+        _check(graph, name, inputs, effects)
+        report.passes.append(PassRecord(name, before, len(graph.nodes), bytes_before, materialised_bytes(graph),
+                                        stats, seconds))
+    report.nodes_after, report.bytes_after = len(graph.nodes), materialised_bytes(graph)
+    report.fusion_groups = [(_fused_ops(node), ", ".join(v.type_str for v in node.outputs))
+                            for node in graph.nodes if node.kernel == "fused_elementwise"]
+    plan = getattr(graph, "memory_plan", None)
+    if plan is not None and any(r.name == "memory_plan" for r in report.passes):
+        # eager runs the graph as captured, not as optimised
+        plan.eager_peak_bytes, plan.eager_alloc_bytes = report.eager_peak_bytes, report.bytes_before
+        report.memory_plan = plan
+    return report
+
+
+def _resolve(entry, required):
+    if callable(entry):
+        return getattr(entry, "__name__", "pass"), entry
+    if entry == "fuse":
+        fn = _fusion_pass()
+        if fn is None and required:
+            raise ValueError("optimize(): pass 'fuse' is not available (framework/jit/passes/fuse.py is missing)")
+        return entry, fn
+    if entry not in PASSES:
+        raise ValueError(f"optimize(): unknown pass {entry!r}; expected one of {sorted(PASSES) + ['fuse']}")
+    return entry, PASSES[entry]
+
+
+def _fused_ops(node):
+    from .fuse import fused_ops
+    return list(fused_ops(node))
+
+
+def _check(graph, name, inputs, effects):
+    graph.verify()
+    if list(graph.inputs) != inputs:
+        raise RuntimeError(f"optimize(): pass {name!r} changed the graph's inputs")
+    remaining = [node for node in graph.nodes if node.mutates]
+    if remaining != effects:
+        raise RuntimeError(f"optimize(): pass {name!r} dropped or reordered a node with effects")

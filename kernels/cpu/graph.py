@@ -1,0 +1,46 @@
+"""Kernels that graph mode needs to replay what eager code does outside the op registry.
+
+``copy_into`` is an in-place write (``copy_``, ``commit_inplace``), ``cast_to`` a dtype conversion,
+``mt_draw`` one draw of an MT19937 stream whose state arrays are its inputs (the draw advances them in place,
+exactly as the eager sampler does), and ``call_absent`` calls a kernel with ``None`` at some positional
+slots (optimizer updates take ``None`` for state a configuration does not use).
+"""
+import numpy as np
+
+
+def copy_into(dst, src):
+    """Write ``src`` (broadcast, converted as ``copy_`` converts) into ``dst`` in place."""
+    if dst.dtype == np.bool_ and src.dtype != np.bool_:
+        src = src != 0
+    np.copyto(dst, src, casting="unsafe")
+
+
+def cast_to(x, *, dtype):
+    """``x`` converted to the numpy dtype named ``dtype`` ("bool" tests != 0; bfloat16 arrives as float32)."""
+    if dtype == "bool":
+        return x != 0
+    if dtype == "bfloat16":
+        return np.asarray(x, dtype=np.float32)
+    return x.astype(dtype)
+
+
+def mt_draw(mt, pos, normal_cache, float_cache, *, method, args, shape):
+    """Values of ``kernels.cpu.mt19937.<method>(engine, n, *args)`` shaped ``shape``; advances the state arrays."""
+    from . import mt19937
+    engine = mt19937.MT19937.__new__(mt19937.MT19937)
+    # the words travel through the graph as int32 (graph values have framework dtypes); same memory
+    engine.mt, engine.pos, engine.normal_cache, engine.float_cache = mt.view(np.uint32), pos, normal_cache, float_cache
+    n = int(np.prod(shape, dtype=np.int64))
+    return np.asarray(getattr(mt19937, method)(engine, n, *args)).reshape(shape)
+
+
+def call_absent(*arrays, target, absent, **attrs):
+    """Call kernel ``target`` with ``arrays`` and ``None`` inserted at the positional indices ``absent``."""
+    from . import KERNELS
+    args = list(arrays)
+    for i in absent:
+        args.insert(i, None)
+    return KERNELS[target](*args, **attrs)
+
+
+KERNELS = {"copy_into": copy_into, "cast_to": cast_to, "mt_draw": mt_draw, "call_absent": call_absent}
