@@ -134,6 +134,7 @@ class Detect(nn.Module):
         self.no = nc + 5
         self.nl = len(anchors)
         self.na = len(anchors[0]) // 2
+        self.strides = tuple(float(s) for s in strides)  # Python numbers: decoding never reads a tensor on the host
         stride = torch.tensor(strides, dtype=torch.float32)
         self.register_buffer("stride", stride, persistent=False)
         self.register_buffer("anchors", torch.tensor(anchors, dtype=torch.float32).reshape(self.nl, -1, 2)
@@ -149,7 +150,7 @@ class Detect(nn.Module):
             x = x.reshape(n, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
             raw.append(x)
             if not self.training:
-                decoded.append(decode_boxes(x, self.anchors[i], float(self.stride[i])))
+                decoded.append(decode_boxes(x, self.anchors[i], self.strides[i]))
         return raw if self.training else (torch.cat(decoded, 1), raw)
 
 
@@ -219,7 +220,7 @@ class YOLOv5(nn.Module):
     def _init_weights(self):
         detect = self.model[-1]
         with torch.no_grad():
-            for conv, s in zip(detect.m, detect.stride.tolist()):
+            for conv, s in zip(detect.m, detect.strides):
                 b = conv.bias.reshape(detect.na, -1)
                 # Priors: about 8 objects per 640x640 image, and a 0.6 chance spread over the classes.
                 b[:, 4] += math.log(8 / (640 / s) ** 2)
