@@ -1,0 +1,556 @@
+"""Fused elementwise kernels: one generated Numba loop per program of scalar ops (graph mode's fusion).
+
+A *program* is a hashable description of a DAG of scalar ops, ``(input_dtypes, ops, outputs)``:
+``input_dtypes`` names each input's dtype; each op is ``(name, args, params, dtype)`` where ``args``
+index *slots* (inputs first, then one slot per op in order), ``params`` are the op's scalar attributes
+(in ``SCALAR_OPS[name].params`` order) and ``dtype`` its result dtype; ``outputs`` lists the slots
+written out. ``("const", (), (value,), dtype)`` is a literal. Each op means exactly what the eager kernel
+of the same name computes (``elementwise.py``, ``activation.py``), element by element in its dtype.
+
+The generated loop is compiled once per (program, layout): Numba source written under a cache directory
+and imported, so ``cache=True`` lets a new process reuse the machine code. Inputs are read flat when
+they are C-contiguous and full-sized, hoisted when they hold one element, and through broadcast
+strides (over coalesced dimensions) otherwise; loops run in parallel above ``PARALLEL_MIN`` elements.
+"""
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+
+import numpy as np
+
+__all__ = ["SCALAR_OPS", "fused_elementwise", "source_for", "cache_dir", "PARALLEL_MIN"]
+
+PARALLEL_MIN = 200_000
+_CHUNK = 16384
+
+
+class ScalarOp:
+    """A scalar op of the fusion vocabulary: its arity, attribute names, result kind and Numba emitter.
+
+    ``kind`` is "float" (computed in its result dtype, arguments cast to it) or "bool" (a comparison
+    or logical op: arguments compared as Numba promotes them, which is numpy's promotion).
+    ``emit(r, args, params, T)`` returns source lines assigning variable ``r``; ``T`` is the dtype's
+    constructor (``np.float32``).
+    """
+
+    __slots__ = ("arity", "params", "kind", "emit")
+
+    def __init__(self, arity, emit, params=(), kind="float"):
+        self.arity, self.emit, self.params, self.kind = arity, emit, params, kind
+
+
+def _expr(template):
+    """An emitter from an expression over ``{0}``, ``{1}`` (arguments), ``{p0}``.. (params) and ``{T}``."""
+    def emit(r, a, p, T):
+        return [f"{r} = {T}(" + template.format(*a, T=T, **{f"p{i}": _literal(v) for i, v in enumerate(p)}) + ")"]
+    return emit
+
+
+def _test(template):
+    """A bool-valued emitter (no cast of the result)."""
+    def emit(r, a, p, T):
+        return [f"{r} = " + template.format(*a)]
+    return emit
+
+
+def _literal(value):
+    """Python source for a scalar constant, exact for floats (inf and nan included)."""
+    if value is None or isinstance(value, (bool, np.bool_, str)):
+        return repr(value if not isinstance(value, np.bool_) else bool(value))
+    if isinstance(value, (int, np.integer)):
+        return repr(int(value))
+    f = float(value)
+    if math.isnan(f):
+        return "math.nan"
+    if math.isinf(f):
+        return "math.inf" if f > 0 else "(-math.inf)"
+    return repr(f)
+
+
+# NaN-propagating max/min, as np.maximum / np.minimum / np.clip
+def _max(a, b):
+    return f"({a} if ({a} >= {b} or {a} != {a}) else {b})"
+
+
+def _min(a, b):
+    return f"({a} if ({a} <= {b} or {a} != {a}) else {b})"
+
+
+def _stable_sigmoid(r, u, T):
+    # exp of a non-positive number never overflows (activation.py's sigmoid)
+    return [f"{r}_e = {T}(math.exp(-abs({u})))",
+            f"{r} = {T}(1) / ({T}(1) + {r}_e) if {u} >= {T}(0) else {r}_e / ({T}(1) + {r}_e)"]
+
+
+def _relu(r, a, p, T):
+    return [f"{r} = {_max(a[0], f'{T}(0)')}"]
+
+
+def _clamp(r, a, p, T):
+    lo, hi = p
+    lines, cur = [], a[0]
+    if lo is not None:
+        lines.append(f"{r} = {_max(cur, f'{T}({_literal(lo)})')}")
+        cur = r
+    if hi is not None:
+        lines.append(f"{r} = {_min(cur, f'{T}({_literal(hi)})')}")
+        cur = r
+    return lines or [f"{r} = {a[0]}"]
+
+
+def _silu(r, a, p, T):
+    return _stable_sigmoid(f"{r}_s", a[0], T) + [f"{r} = {T}({a[0]} * {r}_s)"]
+
+
+def _gelu(r, a, p, T):
+    x = a[0]
+    if p[0] == "tanh":
+        return ([f"{r}_u = {T}({T}({2 * math.sqrt(2.0 / math.pi)!r}) * ({x} + {T}(0.044715) * {x} * {x} * {x}))"]
+                + _stable_sigmoid(f"{r}_s", f"{r}_u", T) + [f"{r} = {T}({x} * {r}_s)"])
+    return [f"{r} = {T}({T}(0.5) * {x} * ({T}(1) + math.erf({x} * {T}({math.sqrt(0.5)!r}))))"]
+
+
+def _gelu_backward(r, a, p, T):
+    g, x = a
+    if p[0] == "tanh":
+        k = f"{T}({math.sqrt(2.0 / math.pi)!r})"
+        c = f"{T}(0.044715)"
+        return ([f"{r}_u = {T}({T}(2) * {k} * ({x} + {c} * {x} * {x} * {x}))"]
+                + _stable_sigmoid(f"{r}_s", f"{r}_u", T)
+                + [f"{r}_d = {T}({r}_s + {T}(2) * {x} * {r}_s * ({T}(1) - {r}_s) * {k} * "
+                   f"({T}(1) + {T}(3) * {c} * {x} * {x}))",
+                   f"{r} = {T}({g} * {r}_d)"])
+    return [f"{r}_c = {T}({T}(0.5) * ({T}(1) + math.erf({x} * {T}({math.sqrt(0.5)!r}))))",
+            f"{r}_d = {T}({r}_c + {x} * math.exp(-{T}(0.5) * {x} * {x}) * {T}({1.0 / math.sqrt(2.0 * math.pi)!r}))",
+            f"{r} = {T}({g} * {r}_d)"]
+
+
+def _elu(r, a, p, T):
+    x = a[0]
+    alpha, scale, input_scale = (f"{T}({_literal(v)})" for v in p)
+    return [f"{r}_n = {T}(math.expm1({T}({_min(x, f'{T}(0)')} * {input_scale})) * {alpha})",
+            f"{r} = {T}(({x} if {x} > {T}(0) else {r}_n) * {scale})"]
+
+
+def _softplus(r, a, p, T):
+    x = a[0]
+    beta, threshold = (f"{T}({_literal(v)})" for v in p)
+    return [f"{r}_b = {T}({x} * {beta})",
+            f"{r}_f = {T}(({_max(f'{r}_b', f'{T}(0)')} + math.log1p(math.exp(-abs({r}_b)))) / {beta})",
+            f"{r} = {x} if {r}_b > {threshold} else {r}_f"]
+
+
+def _logsigmoid(r, a, p, T):
+    x = a[0]
+    return [f"{r} = {T}({_min(x, f'{T}(0)')} - math.log1p(math.exp(-abs({x}))))"]
+
+
+def _mish(r, a, p, T):
+    return _softplus(f"{r}_p", a, (1.0, 20.0), T) + [f"{r} = {T}({a[0]} * math.tanh({r}_p))"]
+
+
+def _hardsigmoid(r, a, p, T):
+    return [f"{r}_c = {T}({a[0]} + {T}(3))",
+            f"{r} = {T}({_min(_max(f'{r}_c', f'{T}(0)'), f'{T}(6)')} / {T}(6))"]
+
+
+def _hardswish(r, a, p, T):
+    return _hardsigmoid(f"{r}_h", a, p, T) + [f"{r} = {T}({a[0]} * {r}_h)"]
+
+
+def _softshrink(r, a, p, T):
+    x, lam = a[0], f"{T}({_literal(p[0])})"
+    return [f"{r} = {T}({x} - {lam}) if {x} > {lam} else ({T}({x} + {lam}) if {x} < -{lam} else {T}(0))"]
+
+
+def _hardshrink(r, a, p, T):
+    x, lam = a[0], f"{T}({_literal(p[0])})"
+    return [f"{r} = {x} if abs({x}) > {lam} else {T}(0)"]
+
+
+def _threshold(r, a, p, T):
+    x = a[0]
+    return [f"{r} = {x} if {x} > {T}({_literal(p[0])}) else {T}({_literal(p[1])})"]
+
+
+def _leaky_relu(r, a, p, T):
+    x = a[0]
+    return [f"{r} = {x} if {x} > {T}(0) else {T}({x} * {T}({_literal(p[0])}))"]
+
+
+def _sign(r, a, p, T):
+    x = a[0]
+    return [f"{r} = {T}(1) if {x} > {T}(0) else ({T}(-1) if {x} < {T}(0) else {x})"]
+
+
+def _lerp(r, a, p, T):
+    x, y, w = a
+    return [f"{r} = {T}({x} + {w} * ({y} - {x})) if abs({w}) < {T}(0.5) else {T}({y} - ({y} - {x}) * ({T}(1) - {w}))"]
+
+
+def _where(r, a, p, T):
+    return [f"{r} = {a[1]} if {a[0]} else {a[2]}"]
+
+
+def _maximum(r, a, p, T):
+    return [f"{r} = {_max(a[0], a[1])}"]
+
+
+def _minimum(r, a, p, T):
+    return [f"{r} = {_min(a[0], a[1])}"]
+
+
+def _fmax(r, a, p, T):
+    # the non-NaN one wins
+    return [f"{r} = {a[0]} if ({a[0]} >= {a[1]} or {a[1]} != {a[1]}) else {a[1]}"]
+
+
+def _fmin(r, a, p, T):
+    return [f"{r} = {a[0]} if ({a[0]} <= {a[1]} or {a[1]} != {a[1]}) else {a[1]}"]
+
+
+def _cast(r, a, p, T):
+    if T == "np.bool_":
+        return [f"{r} = {a[0]} != 0"]
+    return [f"{r} = {T}({a[0]})"]
+
+
+def _const(r, a, p, T):
+    return [f"{r} = {T}({_literal(p[0])})"]
+
+
+SCALAR_OPS = {
+    # unary
+    "neg": ScalarOp(1, _expr("-{0}")), "abs": ScalarOp(1, _expr("abs({0})")),
+    "exp": ScalarOp(1, _expr("math.exp({0})")), "expm1": ScalarOp(1, _expr("math.expm1({0})")),
+    "log": ScalarOp(1, _expr("math.log({0})")), "log2": ScalarOp(1, _expr("math.log2({0})")),
+    "log10": ScalarOp(1, _expr("math.log10({0})")), "log1p": ScalarOp(1, _expr("math.log1p({0})")),
+    "sqrt": ScalarOp(1, _expr("math.sqrt({0})")), "rsqrt": ScalarOp(1, _expr("{T}(1) / {T}(math.sqrt({0}))")),
+    "square": ScalarOp(1, _expr("{0} * {0}")), "reciprocal": ScalarOp(1, _expr("{T}(1) / {0}")),
+    "sin": ScalarOp(1, _expr("math.sin({0})")), "cos": ScalarOp(1, _expr("math.cos({0})")),
+    "tan": ScalarOp(1, _expr("math.tan({0})")), "asin": ScalarOp(1, _expr("math.asin({0})")),
+    "acos": ScalarOp(1, _expr("math.acos({0})")), "atan": ScalarOp(1, _expr("math.atan({0})")),
+    "sinh": ScalarOp(1, _expr("math.sinh({0})")), "cosh": ScalarOp(1, _expr("math.cosh({0})")),
+    "tanh": ScalarOp(1, _expr("math.tanh({0})")), "asinh": ScalarOp(1, _expr("math.asinh({0})")),
+    "acosh": ScalarOp(1, _expr("math.acosh({0})")), "atanh": ScalarOp(1, _expr("math.atanh({0})")),
+    "erf": ScalarOp(1, _expr("math.erf({0})")), "erfc": ScalarOp(1, _expr("math.erfc({0})")),
+    "sigmoid": ScalarOp(1, _expr("{T}(1) / ({T}(1) + {T}(math.exp(-{0})))")),
+    "floor": ScalarOp(1, _expr("np.floor({0})")), "ceil": ScalarOp(1, _expr("np.ceil({0})")),
+    "trunc": ScalarOp(1, _expr("np.trunc({0})")), "frac": ScalarOp(1, _expr("{0} - np.trunc({0})")),
+    "sign": ScalarOp(1, _sign), "clone": ScalarOp(1, _expr("{0}")),
+    "clamp": ScalarOp(1, _clamp, ("lo", "hi")),
+    # binary
+    "add": ScalarOp(2, _expr("{0} + {1}")), "sub": ScalarOp(2, _expr("{0} - {1}")),
+    "mul": ScalarOp(2, _expr("{0} * {1}")), "div": ScalarOp(2, _expr("{0} / {1}")),
+    "pow": ScalarOp(2, _expr("{0} ** {1}")), "atan2": ScalarOp(2, _expr("math.atan2({0}, {1})")),
+    "hypot": ScalarOp(2, _expr("math.hypot({0}, {1})")), "copysign": ScalarOp(2, _expr("math.copysign({0}, {1})")),
+    "maximum": ScalarOp(2, _maximum), "minimum": ScalarOp(2, _minimum),
+    "fmax": ScalarOp(2, _fmax), "fmin": ScalarOp(2, _fmin),
+    # comparisons and logic
+    "eq": ScalarOp(2, _test("{0} == {1}"), kind="bool"), "ne": ScalarOp(2, _test("{0} != {1}"), kind="bool"),
+    "lt": ScalarOp(2, _test("{0} < {1}"), kind="bool"), "le": ScalarOp(2, _test("{0} <= {1}"), kind="bool"),
+    "gt": ScalarOp(2, _test("{0} > {1}"), kind="bool"), "ge": ScalarOp(2, _test("{0} >= {1}"), kind="bool"),
+    "logical_not": ScalarOp(1, _test("not {0}"), kind="bool"),
+    "logical_and": ScalarOp(2, _test("({0} and {1})"), kind="bool"),
+    "logical_or": ScalarOp(2, _test("({0} or {1})"), kind="bool"),
+    "logical_xor": ScalarOp(2, _test("({0} != {1})"), kind="bool"),
+    # ternary
+    "where": ScalarOp(3, _where), "lerp": ScalarOp(3, _lerp),
+    # activations
+    "relu": ScalarOp(1, _relu), "hardtanh": ScalarOp(1, _clamp, ("lo", "hi")),
+    "leaky_relu": ScalarOp(1, _leaky_relu, ("slope",)), "elu": ScalarOp(1, _elu, ("alpha", "scale", "input_scale")),
+    "softplus": ScalarOp(1, _softplus, ("beta", "threshold")), "logsigmoid": ScalarOp(1, _logsigmoid),
+    "silu": ScalarOp(1, _silu), "mish": ScalarOp(1, _mish), "gelu": ScalarOp(1, _gelu, ("approximate",)),
+    "gelu_backward": ScalarOp(2, _gelu_backward, ("approximate",)),
+    "threshold": ScalarOp(1, _threshold, ("threshold", "value")), "hardsigmoid": ScalarOp(1, _hardsigmoid),
+    "hardswish": ScalarOp(1, _hardswish), "softshrink": ScalarOp(1, _softshrink, ("lambd",)),
+    "hardshrink": ScalarOp(1, _hardshrink, ("lambd",)),
+    # program-internal: a dtype conversion and a literal
+    "cast": ScalarOp(1, _cast), "const": ScalarOp(0, _const, ("value",)),
+}
+
+_LOGICAL = {"logical_not", "logical_and", "logical_or", "logical_xor"}
+_CONSTRUCTOR = {"float16": "np.float16", "float32": "np.float32", "float64": "np.float64", "bool": "np.bool_",
+                "int32": "np.int32", "int64": "np.int64"}
+
+
+# ----- code generation -----------------------------------------------------------------------------
+def _body(program):
+    """Lines computing every op of ``program`` from variables ``v0..`` (inputs) into ``v<slot>``."""
+    in_dtypes, ops, _ = program
+    dtypes = list(in_dtypes)
+    lines = []
+    for k, (name, args, params, dtype) in enumerate(ops):
+        spec = SCALAR_OPS[name]
+        slot = len(in_dtypes) + k
+        T = _CONSTRUCTOR[dtype]
+        names = []
+        for i, j in enumerate(args):
+            v = f"v{j}"
+            if name in _LOGICAL or (name == "where" and i == 0):
+                v = v if dtypes[j] == "bool" else f"({v} != 0)"
+            elif spec.kind == "float" and name != "cast" and dtypes[j] != dtype:
+                v = f"{T}({v})"
+            names.append(v)
+        lines += spec.emit(f"v{slot}", names, params, T)
+        dtypes.append(dtype)
+    return lines
+
+
+def source_for(program, layout, parallel):
+    """Numba source of the kernel ``fused(o0.., a0.., dims, st)`` for ``program`` over ``layout``.
+
+    ``layout`` is one kind per input then the number of iteration dims. Kinds: "f" (C-contiguous and
+    full-sized: read at the linear position), "s" (one element, read once), or a strided input read
+    from a flat buffer at offsets from ``st`` (its element strides per dim) whose innermost stride is
+    1 ("1"), 0 ("0", read once per row) or anything ("n"). Outputs are flat. The innermost dim runs
+    over contiguous row slices, which LLVM vectorises; with one dim it is cut into chunks of ``_CHUNK``
+    so that a parallel loop has rows to share out.
+    """
+    in_dtypes, ops, outputs = program
+    *kinds, ndim = layout
+    outs = [f"o{j}" for j in range(len(outputs))]
+    ins = [f"a{i}" for i in range(len(in_dtypes))]
+    first_stride, at = {}, 0
+    for i, kind in enumerate(kinds):
+        if kind in "10n":
+            first_stride[i], at = at, at + ndim
+    src = ["import math", "import numba", "import numpy as np", "",
+           f"@numba.njit(cache=True, error_model='numpy', parallel={parallel})",
+           f"def fused({', '.join(outs + ins + ['dims', 'st'])}):"]
+    src += [f"    v{i} = a{i}[0]" for i, kind in enumerate(kinds) if kind == "s"]
+    loop = "numba.prange" if parallel else "range"
+    pad = "    "
+    if ndim == 1:
+        src += [f"    for c in {loop}((dims[0] + {_CHUNK - 1}) // {_CHUNK}):",
+                f"        k0 = c * {_CHUNK}",
+                f"        n = min({_CHUNK}, dims[0] - k0)"]
+        pad = "        "
+        offsets = {i: f"k0 * st[{first_stride[i]}]" for i in first_stride}
+    else:
+        src.append(f"    n = dims[{ndim - 1}]")
+        for d in range(ndim - 1):
+            src.append(f"{pad}for i{d} in {loop if d == 0 else 'range'}(dims[{d}]):")
+            pad += "    "
+        row = "i0"
+        for d in range(1, ndim - 1):
+            row = f"({row} * dims[{d}] + i{d})"
+        src.append(f"{pad}k0 = {row} * n")
+        offsets = {i: " + ".join(f"i{d} * st[{first_stride[i] + d}]" for d in range(ndim - 1)) for i in first_stride}
+    for j in range(len(outputs)):
+        src.append(f"{pad}r{j} = o{j}[k0:k0 + n]")
+    for i, kind in enumerate(kinds):
+        if kind == "f":
+            src.append(f"{pad}x{i} = a{i}[k0:k0 + n]")
+        elif kind == "1":
+            src += [f"{pad}b{i} = {offsets[i]}", f"{pad}x{i} = a{i}[b{i}:b{i} + n]"]
+        elif kind == "0":
+            src.append(f"{pad}v{i} = a{i}[{offsets[i]}]")
+        elif kind == "n":
+            src.append(f"{pad}b{i} = {offsets[i]}")
+    src.append(f"{pad}for i in range(n):")
+    pad += "    "
+    for i, kind in enumerate(kinds):
+        if kind in "f1":
+            src.append(f"{pad}v{i} = x{i}[i]")
+        elif kind == "n":
+            src.append(f"{pad}v{i} = a{i}[b{i} + i * st[{first_stride[i] + ndim - 1}]]")
+    src += [pad + line for line in _body(program)]
+    src += [f"{pad}r{j}[i] = v{slot}" for j, slot in enumerate(outputs)]
+    return "\n".join(src) + "\n"
+
+
+def cache_dir():
+    """Where generated kernel modules (and Numba's cache of their machine code) live."""
+    path = os.environ.get("FRAMEWORK_FUSED_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "framework", "fused")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+class _Compiled:
+    """What one program needs at run time: dtypes as numpy objects and its kernels per (layout, parallel)."""
+
+    __slots__ = ("program", "in_dtypes", "out_dtypes", "kernels")
+
+    def __init__(self, program):
+        in_dtypes, ops, outputs = program
+        self.program = program
+        self.in_dtypes = tuple(np.dtype(d) for d in in_dtypes)
+        self.out_dtypes = tuple(np.dtype(ops[slot - len(in_dtypes)][3]) for slot in outputs)
+        self.kernels = {}
+
+    def kernel(self, layout, parallel):
+        key = (layout, parallel)
+        fn = self.kernels.get(key)
+        if fn is None:
+            fn = self.kernels[key] = _load(source_for(self.program, layout, parallel))
+        return fn
+
+
+_BY_ID = {}  # id(program) -> (program, _Compiled): hashing a long nested tuple per call costs more than the loop
+_BY_VALUE = {}  # program -> _Compiled: equal programs (other graphs, loaded files) share kernels
+
+
+def _compiled(program):
+    entry = _BY_ID.get(id(program))
+    if entry is None or entry[0] is not program:
+        state = _BY_VALUE.get(program)
+        if state is None:
+            state = _BY_VALUE[program] = _Compiled(program)
+        entry = _BY_ID[id(program)] = (program, state)  # holding the program keeps its id from being reused
+    return entry[1]
+
+
+def _load(source):
+    # a stable file per source: Numba's on-disk cache is keyed by the file, so a new process reuses it
+    name = "fused_" + hashlib.sha1(source.encode()).hexdigest()[:20]
+    directory = cache_dir()
+    path = os.path.join(directory, name + ".py")
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(source)
+        os.replace(tmp, path)
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return module.fused
+
+
+# ----- the kernel ----------------------------------------------------------------------------------
+_PLANS = {}  # input shapes and strides -> how to read them (graphs replay the same shapes)
+
+
+def _plan(arrays):
+    """(shape, size, layout, dims, strides, preps) for reading ``arrays`` broadcast together.
+
+    ``preps[i]`` says how to get input i's flat buffer: None (reshape) or (index cutting its broadcast
+    dims, whether to copy); see ``source_for`` for the layout kinds.
+    """
+    key = tuple((a.shape, a.strides) for a in arrays)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _make_plan(arrays)
+    return plan
+
+
+def _make_plan(arrays):
+    shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+    size = math.prod(shape)
+    kinds = []
+    for a in arrays:
+        if a.size == size and a.flags.c_contiguous:
+            kinds.append("f")
+        elif a.size == 1:
+            kinds.append("s")
+        else:
+            kinds.append("b")
+    if "b" not in kinds:
+        return shape, size, tuple(kinds) + (1,), (size,), (0,), (None,) * len(arrays)
+    nd = len(shape)
+    strided = [i for i, k in enumerate(kinds) if k == "b"]
+    preps, strides = [None] * len(arrays), {}
+    for i in strided:
+        preps[i], strides[i] = _flat_source(arrays[i], nd)
+    # merge neighbouring dims that every strided input walks as one, and drop dims of extent 1
+    dims, merged = [], {i: [] for i in strided}
+    for d in range(nd):
+        if shape[d] == 1:
+            continue
+        if dims and all(merged[i][-1] == strides[i][d] * shape[d] for i in strided):
+            dims[-1] *= shape[d]
+            for i in strided:
+                merged[i][-1] = strides[i][d]
+            continue
+        dims.append(shape[d])
+        for i in strided:
+            merged[i].append(strides[i][d])
+    flat_strides = []
+    for i in strided:
+        inner = merged[i][-1]
+        kinds[i] = "1" if inner == 1 else "0" if inner == 0 else "n"
+        flat_strides += merged[i]
+    return shape, size, tuple(kinds) + (len(dims),), tuple(dims), tuple(flat_strides), tuple(preps)
+
+
+def _flat_source(a, nd):
+    """(prep, element strides of ``a`` over ``nd`` output dims, 0 where it broadcasts).
+
+    A strided input is read from a flat C-contiguous buffer: its stride-0 dims cut to extent 1 (a view),
+    copied only when what remains is not contiguous.
+    """
+    index, copy = None, False
+    if not a.flags.c_contiguous:
+        if 0 in a.strides:
+            index = tuple(slice(0, 1) if s == 0 else slice(None) for s in a.strides)
+            a = a[index]
+        copy = not a.flags.c_contiguous
+    strides, step = [0] * nd, 1
+    for d in range(a.ndim - 1, -1, -1):
+        if a.shape[d] != 1:
+            strides[nd - a.ndim + d] = step
+            step *= a.shape[d]
+    return (None if index is None and not copy else (index, copy)), strides
+
+
+def _flat(a, prep):
+    if prep is not None:
+        index, copy = prep
+        if index is not None:
+            a = a[index]
+        if copy:
+            a = np.ascontiguousarray(a)
+    return a.reshape(-1)
+
+
+def fused_elementwise(*arrays, program, prologue=None, out=None):
+    """Run ``program`` elementwise over ``arrays`` broadcast together; return its output array(s).
+
+    ``prologue = (kernel, attr_items, n)`` first calls CPU kernel ``kernel`` on the first ``n`` arrays
+    (a GEMM or a reduction) and feeds its result as input 0; the program then writes its first output
+    into that result in place when it can. ``out``: an array (or a sequence, one per output, None to
+    allocate) of C-contiguous buffers of the output's shape and dtype to write into.
+    """
+    state = _compiled(program)
+    if prologue is not None:
+        from . import KERNELS
+        name, attrs, n = prologue
+        head = KERNELS[name](*arrays[:n], **dict(attrs))
+        arrays = (head,) + arrays[n:]
+        reuse = not any(np.may_share_memory(head, a) for a in arrays[1:])
+    else:
+        reuse = False
+    if len(arrays) != len(state.in_dtypes):
+        raise ValueError(f"fused_elementwise: the program takes {len(state.in_dtypes)} inputs, got {len(arrays)}")
+    arrays = [a if a.dtype == dt else a.astype(dt) for a, dt in zip(arrays, state.in_dtypes)]
+    shape, size, layout, dims, strides, preps = _plan(arrays)
+    n_out = len(state.out_dtypes)
+    given = (None,) * n_out if out is None else (out,) if isinstance(out, np.ndarray) else tuple(out)
+    if len(given) != n_out:
+        raise ValueError(f"fused_elementwise: out= holds {len(given)} buffers for {n_out} outputs")
+    results = []
+    for j, dt in enumerate(state.out_dtypes):
+        buf = given[j]
+        if buf is not None:
+            if buf.shape != shape or buf.dtype != dt or not buf.flags.c_contiguous:
+                raise ValueError(f"fused_elementwise: out[{j}] must be a C-contiguous {dt} array of shape "
+                                 f"{shape}, got {buf.dtype} {buf.shape}")
+        elif reuse and j == 0 and layout[0] == "f" and arrays[0].shape == shape and arrays[0].dtype == dt \
+                and arrays[0].flags.writeable:
+            buf = arrays[0]
+        else:
+            buf = np.empty(shape, dt)
+        results.append(buf)
+    if size:
+        kernel = state.kernel(layout, size >= PARALLEL_MIN)
+        kernel(*[r.reshape(-1) for r in results], *[_flat(a, p) for a, p in zip(arrays, preps)], dims, strides)
+    return results[0] if n_out == 1 else tuple(results)
+
+
+KERNELS = {"fused_elementwise": fused_elementwise}
