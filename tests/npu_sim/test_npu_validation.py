@@ -208,6 +208,6 @@ def test_roofline_plot(tmp_path):
 
 def test_cli_report(capsys):
     from npu_sim.__main__ import main
-    assert main(["report", "--model", "resnet50", "--batch", "1"]) == 0
+    assert main(["report", "--model", "resnet50", "--batch", "1", "--source", "builtin", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "images/s" in out and "roofline bound" in out and "conv5_3c" in out
