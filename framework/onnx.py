@@ -545,7 +545,10 @@ def _sliced_shape(shape, axes, starts, ends, steps):
 
 
 def _index(b, node, ins):
-    # the key is constant (capture froze it): gather the selected elements by their flat positions
+    if "array_paths" in node.attrs:
+        raise NotImplementedError(f"{_WHO}: indexing with an index tensor that is a graph value (at {node.location}) "
+                                  "has no ONNX mapping; only constant index keys export")
+    # the key is constant: gather the selected elements by their flat positions
     from kernels.cpu.indexing import flat_positions
     positions = flat_positions(node.inputs[0].shape, node.attrs["key"])
     flat = b.op("Reshape", [ins[0], b.ints([-1])])

@@ -186,6 +186,7 @@ class Tracer:
         self.grad_guards = []    # (param, label, had grad at first read)
         self._grad_writes = {}   # id(param) -> (param, tensor or None)
         self.writebacks = []     # (param, output position or None), filled by finish()
+        self._index_sources = {}  # id(array) -> tensor whose storage an indexing key holds (see note_index)
 
     # ----- naming what the function can reach -----------------------------------------------------
     def _name(self, tensor, role, label, owner):
@@ -251,12 +252,62 @@ class Tracer:
     # ----- hooks called by eager code -------------------------------------------------------------
     def op(self, op, inputs, attrs, outs):
         """A dispatched op: one node."""
+        if op.name in DATA_SHAPED:
+            self.graph_break(f"{op.name}() has an output shape that depends on tensor values")
         ins = [self.value(t) for t in inputs]
-        node = self.graph.add_node(op.name, ins, dict(attrs) if attrs else {},
-                                   [(o._data.shape, o.dtype, o._device) for o in outs], kernel=op.kernel,
-                                   location=_short(user_location()))
+        attrs, kernel = dict(attrs) if attrs else {}, op.kernel
+        if any(_holds_array(a) for a in attrs.values()):
+            attrs, found = self._array_attrs(op.name, attrs)
+            if found:
+                ins.extend(v for _, v in found)
+                attrs.update(target_kernel=kernel, array_paths=tuple(path for path, _ in found))
+                kernel = "call_with_arrays"
+        node = self.graph.add_node(op.name, ins, attrs, [(o._data.shape, o.dtype, o._device) for o in outs],
+                                   kernel=kernel, location=_short(user_location()))
         for o, v in zip(outs, node.outputs):
             self._bind(o._data, v)
+
+    def note_index(self, t):
+        """An indexing key is about to hold ``t._data``: the node reading it takes ``t`` as an input (see ``op``)."""
+        self._index_sources[id(t._data)] = t
+
+    def _array_attrs(self, name, attrs):
+        """``attrs`` with the arrays that hold tensors of the trace replaced by None, and (path, value) per array.
+
+        An array the trace cannot trace back to a tensor is a constant (an ``arange`` of a gather key, an index
+        written in Python); one that is a view of a traced tensor's storage was derived on the host: a break.
+        """
+        found = []
+
+        def walk(obj, path):
+            if isinstance(obj, np.ndarray):
+                value = self._array_value(name, obj)
+                if value is None:
+                    return obj
+                found.append((path, value))
+                return None
+            if isinstance(obj, tuple):
+                return tuple(walk(item, path + (i,)) for i, item in enumerate(obj))
+            return obj
+        return {key: walk(a, (key,)) for key, a in attrs.items()}, found
+
+    def _array_value(self, name, array):
+        value = self._values.get(id(array))
+        if value is None:
+            t = self._index_sources.get(id(array))
+            if t is not None and t._data is array:
+                value = self.value(t)
+        if value is None:
+            base = array.base
+            while base is not None:
+                if id(base) in self._values or id(base) in self._index_sources:
+                    self.graph_break(f"{name}() reads an index array derived on the host from a traced tensor")
+                    return None
+                base = base.base
+            return None
+        if value.dtype.name == "bool" and name == "index":
+            self.graph_break("indexing with a boolean mask tensor has an output shape that depends on its values")
+        return value
 
     def write(self, target, source):
         """``target``'s memory is overwritten with ``source`` (``copy_``, in-place ops)."""
@@ -389,6 +440,7 @@ class Tracer:
                     .param is param:
                 continue  # updated in place in the buffer it was read from
             self.writebacks.append((param, self._output(value)))
+        self._index_sources.clear()  # before settling: holding an index tensor would keep a temporary alive
         self._settle_captured()
         self._values.clear()
         self._keep.clear()
@@ -409,6 +461,16 @@ class Tracer:
                 self.graph.constants[value] = array
             else:
                 self.bindings[position] = TensorBinding(tensor, value.name or f"captured %{value.id}")
+
+
+# dispatched ops whose output shape depends on input values: a graph fixes every shape
+DATA_SHAPED = frozenset({"nonzero", "unique", "unique_consecutive"})
+
+
+def _holds_array(obj):
+    if isinstance(obj, np.ndarray):
+        return True
+    return isinstance(obj, tuple) and any(_holds_array(item) for item in obj)
 
 
 def _typed(array):

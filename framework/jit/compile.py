@@ -8,6 +8,11 @@ Graph breaks: a tracing JIT cannot resume in the middle of a Python function, so
 a break (``.item()``, ``if tensor``, printing, an uncaptured random op, ...) runs eagerly from then on, every
 call, correct by construction; the break and its file:line are warned once and kept in ``.breaks``.
 ``fullgraph=True`` raises ``GraphBreakError`` at the breaking line instead (the function has run up to there).
+
+Worth: after the pass pipeline, ``framework.jit.explain.worth_compiling`` predicts whether replaying the graph
+beats running the function eagerly; a graph too small to win keeps its graph for inspection but runs eagerly,
+and the reason is in ``.decisions`` (``options={"worth_check": False}`` compiles regardless; ``trace`` always
+compiles).
 """
 import warnings
 
@@ -23,7 +28,7 @@ __all__ = ["compile", "trace", "jit", "set_context", "get_context", "CompiledFun
 
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _BACKENDS = ("inductor", "eager", "aot_eager")
-_OPTIONS = {"cache_size_limit": int, "optimize": bool}
+_OPTIONS = {"cache_size_limit": int, "optimize": bool, "worth_check": bool}
 
 
 class GraphBreakWarning(UserWarning):
@@ -32,18 +37,29 @@ class GraphBreakWarning(UserWarning):
 
 # ----- entries -------------------------------------------------------------------------------------
 class Entry:
-    """One cached signature: its guards and either a graph with its executor, or the reason it runs eagerly."""
+    """One cached signature: its guards and either a graph with its executor, or the reason it runs eagerly.
 
-    def __init__(self, guards, tracer=None, spec=None, skeleton=None, breaks=(), optimize=True):
+    ``decision`` says why: a graph break, the cost model's verdict, or None when no verdict was asked for.
+    A graph the cost model keeps eager still has its graph and report (``eager`` is then True).
+    """
+
+    def __init__(self, guards, tracer=None, spec=None, skeleton=None, breaks=(), optimize=True, worth_check=False):
         self.guards, self.breaks = guards, list(breaks)
         self.graph = self.report = self.executor = None
+        self.decision, self.worth = None, tracer is not None
         if tracer is None:
+            if self.breaks:
+                what, where = self.breaks[0]
+                self.decision = f"stays eager: graph break at {where[0]}:{where[1]}: {what}"
             return
         self.graph, self.bindings, self.spec, self.skeleton = tracer.graph, tracer.bindings, spec, skeleton
         self.writebacks = tracer.writebacks
         if optimize:
             self.report = _optimize(self.graph)
         self.graph.verify()
+        if worth_check and self.report is not None:
+            from .explain import worth_compiling
+            self.worth, self.decision = worth_compiling(self.graph, self.report)
         self.executor = Executor(self.graph)
         mutated = {v for node in self.graph.nodes for i, v in enumerate(node.inputs) if i in node.mutates}
         self._bump = [b for v, b in zip(self.graph.inputs, self.bindings)
@@ -51,7 +67,8 @@ class Entry:
 
     @property
     def eager(self):
-        return self.executor is None
+        """Whether calls matching this signature run the function eagerly (a break, or a graph too small)."""
+        return not self.worth
 
     def gather(self, call):
         """Input arrays for ``call``, or a sentence saying which bound tensor no longer matches the trace."""
@@ -127,8 +144,9 @@ def _unflatten(skeleton, leaves):
 class CompiledFunction:
     """``fn`` compiled lazily per signature (see the module docstring for guards, re-tracing and breaks)."""
 
-    def __init__(self, fn, fullgraph=False, optimize=True, cache_size_limit=8, name=None):
+    def __init__(self, fn, fullgraph=False, optimize=True, cache_size_limit=8, name=None, worth_check=False):
         self.fn, self.fullgraph, self.optimize, self.cache_size_limit = fn, fullgraph, optimize, cache_size_limit
+        self.worth_check = worth_check
         self.name = name or getattr(fn, "__qualname__", None) or type(fn).__name__
         self.entries = []
         self.retrace_reasons = []
@@ -194,13 +212,14 @@ class CompiledFunction:
             self.entries.append(Entry(guards, breaks=tracer.breaks))
             return result
         spec = tracer.finish(result)
-        self.entries.append(Entry(guards, tracer, spec, _skeleton(result), optimize=self.optimize))
+        self.entries.append(Entry(guards, tracer, spec, _skeleton(result), optimize=self.optimize,
+                                  worth_check=self.worth_check))
         return result
 
     # ----- inspection ------------------------------------------------------------------------------
     def _latest(self):
         for entry in reversed(self.entries):
-            if not entry.eager:
+            if entry.graph is not None:
                 return entry
         raise RuntimeError(f"{self.name} has no compiled graph yet: call it first"
                            + (f" (its signatures run eagerly: {self.breaks[0][0]})" if self.breaks else ""))
@@ -214,6 +233,11 @@ class CompiledFunction:
     def code(self):
         """The graph as text."""
         return str(self.graph)
+
+    @property
+    def decisions(self):
+        """Per cached signature, why it is compiled or runs eagerly (None when compiled without a verdict)."""
+        return [entry.decision for entry in self.entries]
 
     @property
     def breaks(self):
@@ -264,6 +288,10 @@ def _compiled_module_class():
         def graph(self):
             return self._compiled.graph
 
+        @property
+        def decisions(self):
+            return self._compiled.decisions
+
         def save(self, path):
             self._compiled.save(path)
 
@@ -290,7 +318,9 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
     calls are compiled. ``backend``: "inductor" (capture, the pass pipeline, the executor), "eager" and
     "aot_eager" (capture and the executor, no passes). ``mode`` is a tuning hint torch accepts; every value it
     accepts is taken and changes nothing here. ``dynamic=True`` is refused: graphs are specialised to shapes
-    (a new shape re-traces). ``options``: ``cache_size_limit`` (int, default 8), ``optimize`` (bool).
+    (a new shape re-traces). ``options``: ``cache_size_limit`` (int, default 8), ``optimize`` (bool),
+    ``worth_check`` (bool, default True with "inductor": a graph the cost model predicts too small to win runs
+    eagerly, its reason in ``.decisions``).
     ``disable=True`` returns ``model`` unchanged.
 
     Example::
@@ -311,7 +341,7 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
     if mode not in _MODES:
         raise RuntimeError(f"Unrecognized mode={mode}, should be one of: "
                            f"{', '.join(m for m in _MODES if m is not None)}")
-    settings = {"fullgraph": bool(fullgraph), "optimize": backend == "inductor"}
+    settings = {"fullgraph": bool(fullgraph), "optimize": backend == "inductor", "worth_check": backend == "inductor"}
     for key, value in (options or {}).items():
         if key not in _OPTIONS:
             raise NotImplementedError(f"framework.compile: option {key!r} is not supported; known options: "
@@ -358,11 +388,12 @@ def trace(fn, example_inputs=(), *, optimize=True, cache_size_limit=8):
 
 
 def jit(fn=None, *, fullgraph=False, cache_size_limit=8):
-    """Decorator ``@framework.jit``: compile ``fn`` (as ``framework.compile``); it runs eagerly while
+    """Decorator ``@framework.jit``: compile ``fn`` (as ``framework.compile``, but always replaying its graph: the
+    mark asks for graph mode, so the cost model is not consulted); it runs eagerly while
     ``framework.set_context(mode="eager")`` is set."""
     if fn is None:
         return lambda f: jit(f, fullgraph=fullgraph, cache_size_limit=cache_size_limit)
-    return compile(fn, fullgraph=fullgraph, options={"cache_size_limit": cache_size_limit})
+    return compile(fn, fullgraph=fullgraph, options={"cache_size_limit": cache_size_limit, "worth_check": False})
 
 
 def set_context(mode="graph"):

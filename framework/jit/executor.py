@@ -4,6 +4,11 @@ Values live in a list indexed by slot; each step reads its input slots, calls it
 once, dynamic ones such as an optimizer's lr re-read per call) and stores its outputs. A value's slot is cleared
 after its last use, so buffers die as early as the graph allows (this is the liveness part of
 ``graph.memory_plan`` when the pass pipeline attached one, and works the same without it).
+
+Buffer reuse, when the plan has it: a freed value the plan names as a donor is kept in a pool instead of dropped,
+and the node the plan gives it to writes its result into that memory (``memory_plan.out_call``) instead of
+allocating. A donor whose memory cannot be viewed as the output (``MemoryPlan.buffer`` says None) is skipped:
+that node allocates as usual.
 """
 import functools
 
@@ -42,6 +47,7 @@ class Executor:
                 frees[i].append(slots[value])
         self._steps = [self._step(node, slots, tuple(free)) for node, free in zip(graph.nodes, frees)]
         self._outputs = [slots[v] for v in graph.outputs]
+        self._plan, self._reuse, self._donors = _reuse_steps(graph, slots)
 
     @staticmethod
     def _step(node, slots, free):
@@ -61,8 +67,12 @@ class Executor:
         """Outputs of the graph for input ``arrays``."""
         env = self._base.copy()
         env[:self._n_inputs] = arrays
-        for (call, ins, outs, expected, free, general), node in zip(self._steps, self.graph.nodes):
-            if general:
+        reuse, donors, pool = self._reuse, self._donors, {}
+        for i, ((call, ins, outs, expected, free, general), node) in enumerate(zip(self._steps, self.graph.nodes)):
+            step = reuse.get(i) if reuse else None
+            if step is not None and self._into_donor(step, node, ins, outs, env, pool):
+                pass
+            elif general:
                 results = call([env[i] for i in ins])
                 for slot, array in zip(outs, results):
                     env[slot] = array
@@ -78,8 +88,38 @@ class Executor:
                     for slot, value, array in zip(outs, node.outputs, result):
                         env[slot] = _storage_view(value, array)
             for slot in free:
+                if slot in donors:
+                    pool[slot] = env[slot]
                 env[slot] = None
         return [env[i] for i in self._outputs]
+
+    def _into_donor(self, step, node, ins, outs, env, pool):
+        """Run ``node`` into its donor's memory; False (nothing run) when that memory does not fit."""
+        donor, write = step
+        source = pool.pop(donor, None)
+        if source is None:
+            source = env[donor]  # a ufunc taking the buffer of an input it reads for the last time
+        buf = self._plan.buffer(source, node.outputs[0])
+        if buf is None:
+            return False
+        write([env[i] for i in ins], buf)
+        env[outs[0]] = buf
+        return True
+
+
+def _reuse_steps(graph, slots):
+    """(plan, node index -> (donor slot, out call), donor slots) from ``graph.memory_plan``'s buffer reuse."""
+    plan = getattr(graph, "memory_plan", None)
+    if plan is None or not plan.reuse or len(plan.frees) != len(graph.nodes):
+        return None, {}, frozenset()  # no plan, or one made for another version of the graph
+    from .passes.memory_plan import out_call
+    reuse = {}
+    for i, donor in plan.reuse.items():
+        node = graph.nodes[i]
+        write = out_call(node) if donor in slots and not node.dynamic else None
+        if write is not None:
+            reuse[i] = (slots[donor], write)
+    return plan, reuse, frozenset(donor for donor, _ in reuse.values())
 
 
 def _general_call(node, arrays):

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _dtype, return_types
 from .._tensor import Tensor
+from ..jit import slot as _jit
 from ._checks import check_tensor, wrap_dim
 from .elementwise import _finish, operands, where
 from .registry import _type_word, commit_inplace, dispatch, register_op, tensor_method
@@ -274,6 +275,7 @@ def _quantile(input, q, dim, keepdim, interpolation, name, ignore_nan):
         x = (input.reshape(1) if input.ndim == 0 else input).movedim(d, -1)
     ordered = x.sort(-1).values  # NaNs sort last
     n = x.shape[-1]
+    _jit.host_read(f"{name}() computes its ranks on the host from the values (NaN counts, q)")
     nans = np.isnan(ordered._data).sum(-1, keepdims=True)
     # rank of the last usable element per row: the last non-NaN for nanquantile; for quantile a row with a
     # NaN uses the last element (a NaN), so its result is NaN as in PyTorch
@@ -327,6 +329,7 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
         raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for bins")
     if min > max:
         raise RuntimeError("torch.histc: max must be larger than min")
+    _jit.host_read("histc() counts on the host")
     values = input._values().reshape(-1) if input.dtype is _dtype.bfloat16 else input._data.reshape(-1)
     ftype = values.dtype.type
     lo, hi = ftype(min), ftype(max)
@@ -352,6 +355,7 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
         np.asarray(elements._data if isinstance(elements, Tensor) else elements)
     b = test_elements._values() if isinstance(test_elements, Tensor) and test_elements.dtype is _dtype.bfloat16 else \
         np.asarray(test_elements._data if isinstance(test_elements, Tensor) else test_elements)
+    _jit.host_read("isin() compares on the host")
     found = np.isin(a, b, invert=invert)
     return Tensor._wrap(np.asarray(found, dtype=np.bool_), _dtype.bool, like._device)
 

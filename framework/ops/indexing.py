@@ -17,6 +17,7 @@ from .. import _dtype
 from .._backends import array_module
 from .._tensor import Tensor
 from ..autograd.grad_mode import state
+from ..jit import slot as _jit
 from ._checks import broadcast_shapes, wrap_dim
 from .elementwise import scalar_tensor_like, where
 from .registry import _type_word, commit_inplace, dispatch, register_op, tensor_method
@@ -76,11 +77,13 @@ def _check_bounds(index, size, dim, exc=IndexError, prefix="", negative=True):
 def _as_index_array(item):
     """An index given as tensor, numpy array or (nested) list, as an int64 or bool numpy array."""
     if isinstance(item, Tensor):
-        if item.dtype is _dtype.bool or item.dtype is _dtype.uint8:
-            return item._data.astype(bool, copy=False)
+        if item.dtype is _dtype.uint8:
+            item = item.to(_dtype.bool)
         if item.dtype.is_floating_point:
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-        return item._data
+        return _jit.note_index(item)
+    if isinstance(item, (list, tuple)) and any(isinstance(v, Tensor) for v in item):
+        _jit.host_read("an index given as a list holding tensors (it is converted on the host)")
     array = np.asarray([_as_index_array(v) if isinstance(v, Tensor) else v for v in item]
                        if isinstance(item, (list, tuple)) else item)
     if array.dtype == bool:
@@ -302,7 +305,7 @@ def _dim_index(input, dim, index, op):
     if index.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector")
     dim = wrap_dim(dim, input.ndim)
-    return dim, (None,) * dim + (index._data.reshape(-1),)
+    return dim, (None,) * dim + (_jit.note_index(index if index.ndim == 1 else index.reshape(-1)),)
 
 
 @tensor_method("index_select")
@@ -366,8 +369,10 @@ def index_fill(input, dim, index, value):
     dim, key = _dim_index(input, dim, index, "index_fill_")
     size = input.shape[dim] if input.ndim else 1
     _check_bounds(key[-1], size, dim)
-    # each filled position counts once in the value's gradient, however often the index repeats it
-    key = key[:-1] + (np.unique(key[-1] % max(size, 1)),)
+    if isinstance(value, Tensor) and value._requires_grad and state.enabled:
+        # each filled position counts once in the value's gradient, however often the index repeats it
+        _jit.host_read("index_fill() with a value that requires grad (its index is deduplicated on the host)")
+        key = key[:-1] + (np.unique(key[-1] % max(size, 1)),)
     return _put_along(input, dim, key, _fill_value(value, input, "index_fill_"), False)
 
 
@@ -384,7 +389,8 @@ def _fill_value(value, input, op):
 def _dim_key(index, dim):
     """The advanced key pairing ``index`` along ``dim`` with the positions along every other dim."""
     nd = index.ndim
-    return tuple(index._data if d == dim else np.arange(n).reshape((n,) + (1,) * (nd - d - 1))
+    data = _jit.note_index(index)
+    return tuple(data if d == dim else np.arange(n).reshape((n,) + (1,) * (nd - d - 1))
                  for d, n in enumerate(index.shape))
 
 
@@ -418,7 +424,7 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
         return _finish(take_key(input.reshape(-1), (np.zeros(index.shape, dtype=np.int64),)), out)
     dim = _gather_checks(input, dim, index, "gather")
     if input.ndim == 0 or index.ndim == 0:
-        return _finish(take_key(input.reshape(-1), (index._data.reshape(-1),)).reshape(index.shape), out)
+        return _finish(take_key(input.reshape(-1), (_jit.note_index(index.reshape(-1)),)).reshape(index.shape), out)
     return _finish(take_key(input, _dim_key(index, dim)), out)
 
 
@@ -432,8 +438,8 @@ def _scatter_source(input, index, src, op):
 
 def _scatter_impl(input, dim, index, values, accumulate):
     if input.ndim == 0 or index.ndim == 0:
-        out = _put(input.reshape(-1), values.reshape(-1) if values.ndim else values, (index._data.reshape(-1),),
-                  accumulate)
+        out = _put(input.reshape(-1), values.reshape(-1) if values.ndim else values,
+                   (_jit.note_index(index.reshape(-1)),), accumulate)
         return out.reshape(input.shape)
     return _put(input, values, _dim_key(index, dim), accumulate)
 
@@ -565,8 +571,8 @@ def take_along_dim(input, indices, dim=None, *, out=None):
     size = input.shape[dim]
     data = indices._data
     _check_bounds(data, size, dim, RuntimeError)
-    if data.size and data.min() < 0:
-        indices = Tensor._wrap(np.where(data < 0, data + size, data), None, indices.device)
+    if _jit.tracer is not None or data.size and data.min() < 0:
+        indices = where(indices < 0, indices + size, indices)
     return _finish(gather(x, dim, indices.expand(shape)), out)
 
 
@@ -575,7 +581,7 @@ def take(input, index):
     """Elements of the flattened ``input`` at ``index`` (shaped like ``index``)."""
     _check_index_dtype(index, "take", "take(): Expected a long tensor for index, but got " + _type_word(index.dtype))
     n = input.numel()
-    data = index._data
+    data = _jit.note_index(index)
     if data.size and (int(data.max()) >= n or int(data.min()) < -n):
         bad = int(data.max()) if int(data.max()) >= n else int(data.min())
         raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
@@ -592,7 +598,7 @@ def put(input, index, source, accumulate=False):
     if source.numel() != index.numel():
         raise RuntimeError(f"put_(): Expected source and index to have the same number of elements, but got "
                            f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
-    n, data = input.numel(), index._data.reshape(-1)
+    n, data = input.numel(), _jit.note_index(index.reshape(-1))
     if data.size and (int(data.max()) >= n or int(data.min()) < -n):
         bad = int(data.max()) if int(data.max()) >= n else int(data.min())
         raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
@@ -612,9 +618,8 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
                             include_self=include_self).reshape(())
     shape = [1] * source.ndim
     shape[dim] = -1
-    spread = np.ascontiguousarray(np.broadcast_to(key[-1].reshape(shape), source.shape))
-    return scatter_reduce(input, dim, Tensor._wrap(spread, None, input.device), source, reduce,
-                          include_self=include_self)
+    spread = index.reshape(shape).expand(tuple(source.shape)).contiguous()
+    return scatter_reduce(input, dim, spread, source, reduce, include_self=include_self)
 
 
 @tensor_method("select_scatter")
@@ -663,6 +668,7 @@ def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
 @tensor_method("nonzero_static")
 def nonzero_static(input, *, size, fill_value=-1):
     """``nonzero(input)`` cut or padded with ``fill_value`` to exactly ``size`` rows."""
+    _jit.host_read("nonzero_static() pads its result on the host")
     found = dispatch(_nonzero_op, (input,))._data[:size]
     pad = np.full((size - found.shape[0], found.shape[1]), fill_value, dtype=np.int64)
     return Tensor._wrap(np.concatenate([found, pad]), None, input.device)
@@ -690,7 +696,8 @@ def masked_select(input, mask, *, out=None):
         raise RuntimeError("masked_select: expected BoolTensor for mask")
     shape = broadcast_shapes(tuple(input.shape), tuple(mask.shape))
     x = input.expand(shape) if tuple(input.shape) != shape else input
-    m = mask._data if tuple(mask.shape) == shape else array_module(mask._data).broadcast_to(mask._data, shape)
+    m = _jit.note_index(mask)
+    m = m if tuple(mask.shape) == shape else array_module(m).broadcast_to(m, shape)
     if not shape:
         return _finish(take_key(x.reshape(1), (m.reshape(1),)), out)
     return _finish(take_key(x, (m,)), out)
@@ -705,6 +712,7 @@ def masked_scatter(input, mask, source):
                            f"{_type_word(input.dtype)} and {_type_word(source.dtype)}")
     shape = broadcast_shapes(tuple(input.shape), tuple(mask.shape))
     x = input.expand(shape) if tuple(input.shape) != shape else input
+    _jit.host_read("masked_scatter() counts the mask's True elements on the host")
     xp = array_module(mask._data)
     m = xp.broadcast_to(mask._data, shape).reshape(shape or (1,))
     n = int(xp.count_nonzero(m))
@@ -722,7 +730,7 @@ _nonzero_op = register_op("nonzero", None)
 @tensor_method("nonzero")
 def nonzero(input, *, out=None, as_tuple=False):
     """Indices of the non-zero elements: an (n, ndim) int64 tensor, or one 1-D tensor per dim."""
-    result = dispatch(_nonzero_op, (input,))
+    result = dispatch(_nonzero_op, (input,))  # a graph break while tracing: its shape depends on values
     if not as_tuple:
         return _finish(result, out)
     if input.ndim == 0:

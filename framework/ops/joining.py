@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _dtype
 from .._tensor import Tensor
+from ..jit import slot as _jit
 from ._checks import shape_arg, wrap_dim, wrap_dims
 from .indexing import _finish, index_select, take_key
 from .registry import commit_inplace, dispatch, register_op, tensor_method
@@ -293,6 +294,7 @@ def _repeat_counts(repeats, size, op):
         raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
     if repeats.dtype not in (_dtype.int64, _dtype.int32):
         raise RuntimeError("repeats has to be Long or Int tensor")
+    _jit.host_read(f"{op}() with a repeats tensor: its output shape depends on the repeat counts")
     counts = repeats._data.reshape(-1).astype(np.int64)
     if counts.size != size:
         raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = "

@@ -2,8 +2,9 @@
 
 ``copy_into`` is an in-place write (``copy_``, ``commit_inplace``), ``cast_to`` a dtype conversion,
 ``mt_draw`` one draw of an MT19937 stream whose state arrays are its inputs (the draw advances them in place,
-exactly as the eager sampler does), and ``call_absent`` calls a kernel with ``None`` at some positional
-slots (optimizer updates take ``None`` for state a configuration does not use).
+exactly as the eager sampler does), ``call_absent`` calls a kernel with ``None`` at some positional
+slots (optimizer updates take ``None`` for state a configuration does not use), and ``call_with_arrays`` calls
+a kernel whose attributes hold arrays that are values of the graph (the index arrays of an indexing key).
 """
 import numpy as np
 
@@ -43,4 +44,23 @@ def call_absent(*arrays, target, absent, **attrs):
     return KERNELS[target](*args, **attrs)
 
 
-KERNELS = {"copy_into": copy_into, "cast_to": cast_to, "mt_draw": mt_draw, "call_absent": call_absent}
+def call_with_arrays(*arrays, target_kernel, array_paths, **attrs):
+    """Call kernel ``target_kernel`` with the leading arrays; the last ``len(array_paths)`` arrays go into
+    ``attrs`` at ``array_paths`` ((attribute name, position in nested tuples, ...) each)."""
+    from . import KERNELS
+    n = len(arrays) - len(array_paths)
+    for path, array in zip(array_paths, arrays[n:]):
+        attrs[path[0]] = _put_at(attrs[path[0]], path[1:], array)
+    return KERNELS[target_kernel](*arrays[:n], **attrs)
+
+
+def _put_at(obj, path, array):
+    if not path:
+        return array
+    items = list(obj)
+    items[path[0]] = _put_at(items[path[0]], path[1:], array)
+    return tuple(items)
+
+
+KERNELS = {"copy_into": copy_into, "cast_to": cast_to, "mt_draw": mt_draw, "call_absent": call_absent,
+           "call_with_arrays": call_with_arrays}

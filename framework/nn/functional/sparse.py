@@ -7,6 +7,7 @@ import numpy as np
 
 from ... import _dtype
 from ..._tensor import Tensor
+from ...jit import slot as _jit
 from ...ops.registry import dispatch, register_op
 
 __all__ = ["embedding", "one_hot"]
@@ -46,14 +47,12 @@ def _embedding_grad(node, g):
     weight, indices = node.saved
     if node.attrs["sparse"]:
         raise NotImplementedError("embedding: sparse=True (sparse gradients) is not supported")
-    idx = indices._data
-    scale = np.ones(idx.shape, dtype=np.float64)
     if node.attrs["scale_grad_by_freq"]:
-        scale = scale / np.bincount(idx.ravel(), minlength=weight.shape[0])[idx]
+        _jit.host_read("embedding(scale_grad_by_freq=True) counts index frequencies on the host")
+        idx = indices._data
+        g = g * constant_like(1.0 / np.bincount(idx.ravel(), minlength=weight.shape[0])[idx][..., None], g)
     if node.attrs["padding_idx"] is not None:
-        scale[idx == node.attrs["padding_idx"]] = 0.0
-    if node.attrs["scale_grad_by_freq"] or node.attrs["padding_idx"] is not None:
-        g = g * constant_like(scale[..., None], g)
+        g = g * (indices != node.attrs["padding_idx"]).unsqueeze(-1).to(g.dtype)
     return put_add(g, indices, 0, weight.shape[0]), None
 
 
@@ -74,12 +73,13 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         if not -num <= padding_idx < num:
             raise AssertionError("Padding_idx must be within num_embeddings")
         padding_idx = padding_idx + num if padding_idx < 0 else padding_idx
-    idx = input._data.astype(np.int64, copy=False)
+    indices = input if input.dtype is _dtype.int64 else input.to(_dtype.int64)
+    idx = indices._data
     if idx.size and (idx.min() < 0 or idx.max() >= num):
         raise IndexError("index out of range in self")
     if max_norm is not None:
+        _jit.host_read("embedding(max_norm=...) renormalises the rows it reads in place, on the host")
         _renorm_rows(weight, np.unique(idx), max_norm, norm_type)
-    indices = Tensor._wrap(idx, _dtype.int64, input._device)
     return dispatch(_embedding_op, (weight, indices), {"padding_idx": padding_idx,
                                                       "scale_grad_by_freq": bool(scale_grad_by_freq),
                                                       "sparse": bool(sparse)})
@@ -111,11 +111,12 @@ def one_hot(tensor, num_classes=-1):
     if num_classes == -1:
         if idx.size == 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        _jit.host_read("one_hot() without num_classes: its output shape depends on the largest class")
         num_classes = int(idx.max()) + 1
     if idx.size:
         if idx.min() < 0:
             raise RuntimeError("Class values must be non-negative.")
         if idx.max() >= num_classes:
             raise RuntimeError("Class values must be smaller than num_classes.")
-    out = (idx[..., None] == np.arange(num_classes)).astype(np.int64)
-    return Tensor._wrap(out, _dtype.int64, tensor._device)
+    classes = Tensor._wrap(np.arange(num_classes, dtype=np.int64), _dtype.int64, tensor._device)
+    return (tensor.unsqueeze(-1) == classes).to(_dtype.int64)
