@@ -2,10 +2,14 @@
 
 MLP 784-512-512-10 (batch 128, Adam), LeNet-5 (batch 64, SGD momentum), a 2-layer GPT block stack
 (d=128, 4 heads, seq 64, batch 16, AdamW) and an LSTM language model (hidden 128, seq 35, batch 20, SGD).
-Each library is also run alone in a child process (``--alone NAME LIB``), with its default threading
+Each library is also run alone in a child process (``--alone NAME LIB DEVICE``), with its default threading
 and nothing else loaded, for step time and peak memory (interleaving in one process perturbs torch's
 OpenMP pool).
+
+``--device cuda`` runs both libraries on the GPU (each step ends with ``cuda.synchronize()``, peak memory is
+the device's ``max_memory_allocated``); a library without a usable GPU is left out, with a message.
 """
+import argparse
 import os
 import statistics
 import subprocess
@@ -13,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_ALONE = len(sys.argv) == 4 and sys.argv[1] == "--alone"
+_ALONE = len(sys.argv) == 5 and sys.argv[1] == "--alone"
 if _ALONE and sys.argv[3] == "torch":
     import torch  # noqa: E402
 else:
@@ -63,7 +67,7 @@ def gpt(lib, vocab=512, d=128, heads=4, seq=64, batch=16):
             self.ln, self.head = nn.LayerNorm(d), nn.Linear(d, vocab)
 
         def forward(self, idx):
-            x = self.tok(idx) + self.pos(lib.arange(idx.shape[1]))
+            x = self.tok(idx) + self.pos(lib.arange(idx.shape[1], device=idx.device))
             return self.head(self.ln(self.blocks(x))).flatten(0, 1)
 
     model = GPT()
@@ -94,23 +98,42 @@ WORKLOADS = {"MLP 784-512-512-10, batch 128, Adam": mlp, "LeNet-5, batch 64, SGD
              "GPT 2 blocks d128 h4 seq64 batch16, AdamW": gpt, "LSTM LM h128 seq35 batch20, SGD": lstm}
 
 
-def make_step(lib, build):
+def make_step(lib, build, device="cpu"):
     lib.manual_seed(0)
     model, opt, x, y = build(lib)
+    model, x, y = model.to(device), x.to(device), y.to(device)  # in place: the optimizer keeps its parameters
     loss_fn = lib.nn.CrossEntropyLoss()
+    sync = lib.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def step():
         opt.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
+        sync()  # a GPU step is timed to its end, not to its last launch
         return loss
     return step
 
 
-def standalone(name, lib_name):
-    """(median step seconds, peak RSS MB incl. import) of ``name`` run alone in a fresh process."""
-    out = subprocess.run([sys.executable, __file__, "--alone", name, lib_name], capture_output=True, text=True)
+def libraries(device):
+    """{"ours": framework, "torch": torch} restricted to those that can run on ``device`` (with a message)."""
+    libs = {"ours": framework}
+    if torch is not None:
+        libs["torch"] = torch
+    if device == "cuda":
+        for name, lib in list(libs.items()):
+            if not lib.cuda.is_available():
+                print(f"note: {name} cannot use CUDA here (is_available() is False); it is left out")
+                del libs[name]
+        if "ours" not in libs:
+            sys.exit("--device cuda needs a GPU and CuPy for the framework (pip install 'framework[cuda]')")
+    return libs
+
+
+def standalone(name, lib_name, device):
+    """(median step seconds, peak MB: RSS incl. import on cpu, device memory on cuda) of ``name`` alone."""
+    out = subprocess.run([sys.executable, __file__, "--alone", name, lib_name, device], capture_output=True,
+                         text=True)
     try:
         seconds, peak = out.stdout.split()
         return float(seconds), float(peak)
@@ -121,7 +144,8 @@ def standalone(name, lib_name):
 if __name__ == "__main__":
     if _ALONE:
         lib = torch if sys.argv[3] == "torch" else framework
-        step = make_step(lib, WORKLOADS[sys.argv[2]])
+        device = sys.argv[4]
+        step = make_step(lib, WORKLOADS[sys.argv[2]], device)
         for _ in range(3):
             step()
         times = []
@@ -130,19 +154,25 @@ if __name__ == "__main__":
             step()
             times.append(time.perf_counter() - start)
         # VmHWM, not ru_maxrss: on Linux the latter carries the parent's high-water mark across fork+exec
-        with open("/proc/self/status") as f:
-            peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+        if device == "cuda":
+            peak = lib.cuda.max_memory_allocated() / 2 ** 20
+        else:
+            with open("/proc/self/status") as f:
+                peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
         print(statistics.median(times), peak)
         sys.exit(0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where both libraries run")
+    device = parser.parse_args().device
+    libs = libraries(device)
     rows, alone_rows, memory = [], [], []
     for name, build in WORKLOADS.items():
-        cands = {"ours": make_step(framework, build)}
-        if torch is not None:
-            cands["torch"] = make_step(torch, build)
+        cands = {key: make_step(lib, build, device) for key, lib in libs.items()}
         rows.append((name, measure(cands, repeat=9, min_time=0.2)))
-        results = {lib: standalone(name, lib) for lib in cands}
-        alone_rows.append((name, {lib: r[0] for lib, r in results.items()}))
+        results = {key: standalone(name, key, device) for key in cands}
+        alone_rows.append((name, {key: r[0] for key, r in results.items()}))
         memory.append(" / ".join(f"{results[k][1]:.0f}" for k in cands) + " MB")
-    report("Training steps, interleaved in one process", rows)
-    report("Training steps, each library alone in its own process (default threading)", alone_rows,
-           ("peak RSS ours / torch", memory))
+    where = f" on {framework.cuda.get_device_name()}" if device == "cuda" else ""
+    report(f"Training steps{where}, interleaved in one process", rows)
+    report(f"Training steps{where}, each library alone in its own process (default threading)", alone_rows,
+           (f"peak {'device memory' if device == 'cuda' else 'RSS'} " + " / ".join(libs), memory))

@@ -3,11 +3,16 @@
 Without CuPy, or without a GPU, ``is_available()`` is False and nothing else changes. CuPy is imported on the
 first call that needs it, never by ``import framework``. Device memory comes from CuPy's default memory pool;
 ``max_memory_allocated`` is tracked by an allocator installed on first use that records the pool's peak.
+
+Each device has a default generator (``default_generators``), a Philox ``(seed, offset)`` pair the random ops
+draw from on the GPU. Generators are plain Python objects made on first use, so seeding needs no GPU (as in
+PyTorch, where seeding before CUDA is initialised is queued); reading or setting a state does.
 """
 import functools
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "synchronize", "manual_seed",
-           "manual_seed_all", "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats",
+           "manual_seed_all", "seed", "seed_all", "initial_seed", "get_rng_state", "set_rng_state",
+           "get_rng_state_all", "set_rng_state_all", "default_generators", "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats",
            "memory_reserved", "empty_cache", "get_device_name"]
 
 
@@ -95,23 +100,85 @@ def synchronize(device=None):
     cupy.cuda.Device(_index(device)).synchronize()
 
 
-def manual_seed(seed):
-    """Seed CuPy's generator on the current device; a no-op without CUDA, as in PyTorch.
+_generators = {}  # device index -> its default Generator, made on first use
+_seed_all = []  # the last manual_seed_all seed, given to generators made after it
 
-    The framework's random ops draw from the host generator (``framework.manual_seed``) and copy to the
-    device, so they match the CPU streams bit for bit; this seeds CuPy's generator for device-side sampling.
-    """
-    if is_available():
-        _lazy_init().random.seed(int(seed) & 0xFFFF_FFFF)
+
+def _generator(index):
+    """The default generator of device ``index``."""
+    generator = _generators.get(index)
+    if generator is None:
+        from .random import Generator
+        generator = _generators[index] = Generator(f"cuda:{index}")
+        if _seed_all:
+            generator.manual_seed(_seed_all[0])
+    return generator
+
+
+def _rng_index(device=None):
+    """The device index a seeding call addresses (device 0 while CUDA is unusable: seeding is deferred)."""
+    if device is None and not is_available():
+        return 0
+    return _index(device)
+
+
+def manual_seed(seed):
+    """Seed the current device's generator (no GPU needed: the seed is used once draws run)."""
+    _generator(_rng_index()).manual_seed(seed)
 
 
 def manual_seed_all(seed):
-    """Seed CuPy's generator on every device; a no-op without CUDA."""
-    if is_available():
-        cupy = _lazy_init()
-        for index in range(device_count()):
-            with cupy.cuda.Device(index):
-                cupy.random.seed(int(seed) & 0xFFFF_FFFF)
+    """Seed every device's generator, those made later included."""
+    from .random import _seed_value
+    _seed_all[:] = [_seed_value(seed)]
+    for generator in _generators.values():
+        generator.manual_seed(seed)
+
+
+def seed():
+    """Seed the current device's generator non-deterministically."""
+    _generator(_rng_index()).seed()
+
+
+def seed_all():
+    """Seed every device's generator with one non-deterministic seed."""
+    from .random import _nondeterministic_seed
+    manual_seed_all(_nondeterministic_seed())
+
+
+def initial_seed():
+    """The current device's generator's seed."""
+    return _generator(_rng_index()).initial_seed()
+
+
+def get_rng_state(device="cuda"):
+    """The generator state of ``device`` as a uint8 CPU tensor (16 bytes: seed, offset)."""
+    _lazy_init()
+    return _generator(_index(device)).get_state()
+
+
+def set_rng_state(new_state, device="cuda"):
+    """Restore ``device``'s generator from :func:`get_rng_state`."""
+    _lazy_init()
+    _generator(_index(device)).set_state(new_state)
+
+
+def get_rng_state_all():
+    """The generator states of every device, in index order."""
+    return [get_rng_state(i) for i in range(device_count())]
+
+
+def set_rng_state_all(new_states):
+    """Restore every device's generator from :func:`get_rng_state_all`."""
+    for index, state in enumerate(new_states):
+        set_rng_state(state, index)
+
+
+def __getattr__(name):
+    # a tuple with one generator per device, as torch.cuda.default_generators (empty without CUDA)
+    if name == "default_generators":
+        return tuple(_generator(i) for i in range(device_count()))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def memory_allocated(device=None):

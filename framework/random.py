@@ -1,8 +1,9 @@
 """Random generators: ``torch.Generator``, the default CPU generator and the seeding functions.
 
-Every generator runs PyTorch's CPU engine (MT19937 as in ``CPUGeneratorImpl``), so with the same seed
-the framework draws the same numbers as PyTorch on CPU. A generator made for another device type draws
-the CPU stream too (the results are then moved to that device).
+A CPU generator runs PyTorch's CPU engine (MT19937 as in ``CPUGeneratorImpl``), so with the same seed
+the framework draws the same numbers as PyTorch on CPU. A CUDA generator is a Philox counter, ``(seed,
+offset)``, whose draws run on the GPU (``kernels/cuda/rng.py``); its streams are not PyTorch's CUDA streams.
+``manual_seed`` and ``seed`` seed every device, as in PyTorch.
 """
 import contextlib
 import os
@@ -36,12 +37,44 @@ def _seed_value(seed):
     return seed & _U64
 
 
+class Philox:
+    """A CUDA generator's engine: the Philox key ``seed`` and the draw counter ``offset`` (16 state bytes)."""
+
+    state_nbytes = 16
+
+    def __init__(self, seed):
+        self.seed, self.offset = seed, 0
+
+    def manual_seed(self, seed):
+        self.seed, self.offset = seed, 0
+
+    def advance(self):
+        """``(seed, offset)`` for the next draw; each draw gets its own offset (see ``kernels/cuda/rng.py``)."""
+        offset = self.offset
+        self.offset = (offset + 1) & _U64
+        return self.seed, offset
+
+    def get_state(self):
+        return np.frombuffer(np.array([self.seed, self.offset], dtype="<u8").tobytes(), dtype=np.uint8).copy()
+
+    def set_state(self, data):
+        self.seed, self.offset = (int(v) for v in np.frombuffer(np.asarray(data, np.uint8).tobytes(), dtype="<u8"))
+
+    def clone(self):
+        out = Philox(self.seed)
+        out.offset = self.offset
+        return out
+
+    def copy_from(self, other):
+        self.seed, self.offset = other.seed, other.offset
+
+
 class Generator:
-    """A pseudo-random number generator (``torch.Generator``) with PyTorch's CPU stream."""
+    """A pseudo-random number generator (``torch.Generator``): PyTorch's CPU stream, or Philox on CUDA."""
 
     def __init__(self, device="cpu"):
         self._device = to_device(device)
-        self._engine = MT19937(DEFAULT_SEED)
+        self._engine = Philox(DEFAULT_SEED) if self._device.type == "cuda" else MT19937(DEFAULT_SEED)
 
     @property
     def device(self):
@@ -63,7 +96,7 @@ class Generator:
         return self._engine.seed
 
     def get_state(self):
-        """The generator state as a uint8 tensor (PyTorch's 5056-byte CPU layout)."""
+        """The generator state as a uint8 tensor (PyTorch's 5056-byte CPU layout; seed and offset on CUDA)."""
         from ._tensor import Tensor
         return Tensor._wrap(self._engine.get_state())
 
@@ -76,8 +109,10 @@ class Generator:
         if new_state.dtype is not _dtype.uint8:
             raise TypeError("RNG state must be a torch.ByteTensor")
         data = np.asarray(new_state._data).reshape(-1)
-        if data.size != STATE_NBYTES:
-            raise RuntimeError(f"Expected a CPUGeneratorImplState of size {STATE_NBYTES} but found the input RNG "
+        expected = getattr(self._engine, "state_nbytes", STATE_NBYTES)
+        if data.size != expected:
+            kind = "CUDA" if self._device.type == "cuda" else "CPU"
+            raise RuntimeError(f"Expected a {kind}GeneratorImplState of size {expected} but found the input RNG "
                                f"state size to be {data.size}")
         try:
             self._engine.set_state(data)
@@ -109,6 +144,8 @@ def _engine_of(generator):
         return default_generator._engine
     if not isinstance(generator, Generator):
         raise TypeError(f"expected a Generator, but got {type(generator).__name__}")
+    if generator.device.type == "cuda":
+        raise RuntimeError("Expected a 'cpu' device type for generator but found 'cuda'")
     return generator._engine
 
 
@@ -117,13 +154,19 @@ default_generator._engine.manual_seed(_nondeterministic_seed())
 
 
 def manual_seed(seed):
-    """Seed the default generator (``torch.manual_seed``); returns it."""
-    return default_generator.manual_seed(seed)
+    """Seed the default generator and every CUDA device's (``torch.manual_seed``); returns the CPU one."""
+    from . import cuda
+    default_generator.manual_seed(seed)
+    cuda.manual_seed_all(_seed_value(seed))
+    return default_generator
 
 
 def seed():
-    """Seed the default generator non-deterministically and return the seed."""
-    return default_generator.seed()
+    """Seed the default generator non-deterministically (every CUDA device with the same seed); return it."""
+    from . import cuda
+    s = default_generator.seed()
+    cuda.manual_seed_all(s)
+    return s
 
 
 def initial_seed():
@@ -143,12 +186,21 @@ def set_rng_state(new_state):
 
 @contextlib.contextmanager
 def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type="cuda"):
-    """Save the default generator's state and restore it on exit (``torch.random.fork_rng``)."""
+    """Save the CPU generator's state and the CUDA ones' and restore them on exit (``torch.random.fork_rng``).
+
+    ``devices=None`` forks every CUDA generator in use so far (PyTorch: every device, once CUDA is initialised).
+    """
     if not enabled:
         yield
         return
-    saved = default_generator._engine.clone()
+    from . import cuda
+    if device_type != "cuda":
+        raise NotImplementedError(f"fork_rng: device_type={device_type!r} is not supported (only 'cuda')")
+    indices = list(cuda._generators) if devices is None else [cuda._index(d) for d in devices]
+    engines = [default_generator._engine] + [cuda._generator(i)._engine for i in indices]
+    saved = [engine.clone() for engine in engines]
     try:
         yield
     finally:
-        default_generator._engine.copy_from(saved)
+        for engine, state in zip(engines, saved):
+            engine.copy_from(state)

@@ -5,7 +5,7 @@ It is the definition of what a graph computes; the executor and every pass are t
 import numpy as np
 
 from .. import _dtype
-from .._backends import kernel_for
+from .._backends import array_module, bfloat16_to_float32, float32_to_bfloat16, kernel_for
 
 __all__ = ["interpret", "call_node"]
 
@@ -34,17 +34,15 @@ def interpret(graph, input_arrays):
 def _compute_view(value, array):
     # kernels compute bfloat16 in float32, as dispatch feeds them
     if value.dtype is _dtype.bfloat16:
-        from kernels.cpu.bfloat16 import bfloat16_bits_to_float32
-        return bfloat16_bits_to_float32(array)
+        return bfloat16_to_float32(array)
     return array
 
 
 def _storage_view(value, array):
     # a kernel's float result is stored in the value's dtype, as dispatch's out_dtype does
-    array = np.asarray(array)
+    array = array_module(array).asarray(array)  # numpy or CuPy: a cuda graph's arrays stay on the device
     if value.dtype is _dtype.bfloat16 and array.dtype != np.uint16:
-        from kernels.cpu.bfloat16 import float32_to_bfloat16_bits
-        return float32_to_bfloat16_bits(array.astype(np.float32, copy=False))
+        return float32_to_bfloat16(array.astype(np.float32, copy=False))
     if array.dtype.kind == "f" and array.dtype != value.dtype.np and value.dtype.is_floating_point:
         return array.astype(value.dtype.np)
     return array

@@ -3,8 +3,12 @@
 Each op draws from a :class:`framework.Generator` (the default one unless ``generator=`` is given) in the
 exact order PyTorch's CPU kernels do, so seeded results are bit-identical to PyTorch on CPU. Elements
 are visited in memory order of the tensor being written (PyTorch's TensorIterator order); results made
-"like" another tensor keep its dimension order, as ``empty_like`` does. Tensors on another device are
-filled through the CPU stream and copied there.
+"like" another tensor keep its dimension order, as ``empty_like`` does.
+
+On device "cuda" the draws run on the GPU from that device's Philox generator (``framework.cuda``,
+``kernels/cuda/rng.py``): nothing is drawn on the host. Seeded CUDA results are deterministic but are not
+PyTorch's CUDA streams (PyTorch's Philox splits its counter differently). Other devices (npu) are filled
+through the CPU stream and copied there.
 """
 import builtins
 import operator
@@ -20,6 +24,8 @@ from .._device import to_device
 from .._tensor import Tensor
 from ..autograd.grad_mode import state as _grad_state
 from ..jit import slot as _jit
+from .._backends import kernel_for
+from ..random import Generator
 from ..random import _engine_of as _engine
 from ._checks import broadcast_shapes, shape_arg
 from .registry import tensor_method
@@ -43,12 +49,85 @@ _INT_RANGE = {"bool": (0, 1), "uint8": (0, 255), "int8": (-128, 127), "int16": (
 # helpers
 # --------------------------------------------------------------------------------------------------
 
-def _engine_of(generator):
-    """The engine a draw uses; while graph mode captures, a draw it cannot record is a graph break."""
+def _uncaptured():
     if _jit.tracer is not None:
         _jit.tracer.graph_break("a random op graph mode does not capture (it records bernoulli_ with a float p, "
-                                "uniform_, normal_ and the ops built on them, such as dropout)")
+                                "uniform_, normal_ and the ops built on them, such as dropout, on CPU tensors)")
+
+
+def _engine_of(generator):
+    """The engine a draw uses; while graph mode captures, a draw it cannot record is a graph break."""
+    _uncaptured()
     return _engine(generator)
+
+
+# ----- cuda: draws on the device ----------------------------------------------------------------------
+
+def _cuda_generator(generator, device):
+    """``generator``, or the default generator of cuda ``device``; a CPU generator is PyTorch's error."""
+    _uncaptured()
+    if generator is None:
+        from .. import cuda
+        return cuda._generator(cuda.current_device() if device.index is None else device.index)
+    if not isinstance(generator, Generator):
+        raise TypeError(f"expected a Generator, but got {type(generator).__name__}")
+    if generator.device.type != "cuda":
+        raise RuntimeError(f"Expected a 'cuda' device type for generator but found '{generator.device.type}'")
+    return generator
+
+
+def _cuda_draw(device, shape, dtype, kernel, *params, generator=None):
+    """A ``dtype`` tensor of ``shape`` drawn on cuda ``device`` by ``kernels/cuda/rng.py``'s ``kernel``.
+
+    Float kernels compute in float64 for float64 and in float32 otherwise; other dtypes are converted there.
+    """
+    seed, offset = _cuda_generator(generator, device)._engine.advance()
+    if kernel == "rng_integers":
+        compute = _dtype.int64
+        array = kernel_for(device, kernel)(shape, seed, offset, *params)
+    else:
+        compute = _dtype.float64 if dtype is _dtype.float64 else _dtype.float32
+        array = kernel_for(device, kernel)(shape, compute.np, seed, offset, *params)
+    t = Tensor._wrap(array, compute, device)
+    if dtype is compute:
+        return t
+    t = t.to(dtype)
+    if kernel == "rng_uniform" and params[1] > params[0]:
+        t = t.masked_fill(t >= params[1], params[0])  # rounding to a narrower float may reach the open end
+    return t
+
+
+def _cuda_new(device, shape, dtype, requires_grad, kernel, *params, generator=None):
+    """A factory's result drawn on cuda ``device`` (see ``_cuda_draw``)."""
+    t = _cuda_draw(device, shape, dtype, kernel, *params, generator=generator)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def _cuda_store(self, values):
+    """Write ``values`` (same shape, on ``self``'s device) into ``self`` in place, as a fill does."""
+    from .registry import write_array
+    write_array(self, values)
+    self._bump_version()
+    return self
+
+
+def _cuda_fill(self, generator, kernel, *params):
+    """In-place fill of a cuda tensor by ``kernel`` (any layout: drawn contiguous, then stored)."""
+    _check_inplace(self)
+    if self._data.size == 0:
+        return self
+    return _cuda_store(self, _cuda_draw(self._device, tuple(self.shape), self.dtype, kernel, *params,
+                                        generator=generator))
+
+
+def _cuda_transform(self, generator, transform):
+    """In-place fill with ``transform(u)`` of U[0, 1) samples ``u`` (computed on the device)."""
+    _check_inplace(self)
+    if self._data.size == 0:
+        return self
+    compute = _dtype.float64 if self.dtype is _dtype.float64 else _dtype.float32
+    u = _cuda_draw(self._device, tuple(self.shape), compute, "rng_uniform", 0.0, 1.0, generator=generator)
+    return _cuda_store(self, transform(u))
 
 
 def _captured_fill(self, generator, op, method, *args):
@@ -177,7 +256,7 @@ def _resize_out(out, shape, op):
             warnings.warn(f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
                           f"which does not match the required output shape {list(shape)}.", UserWarning,
                           stacklevel=3)
-        out._data = np.empty(shape, dtype=out.dtype.np)
+        out._data = Tensor._wrap(np.empty(shape, dtype=out.dtype.np), out.dtype, out._device)._data
     return out
 
 
@@ -243,6 +322,8 @@ def uniform_(self, from_=0.0, to=1.0, *, generator=None, **kwargs):
     low = _as_float(from_, "uniform_", "from")
     high = _as_float(to, "uniform_", "to")
     _check_uniform(self.dtype, low, high)
+    if self._device.type == "cuda":
+        return _cuda_fill(self, generator, "rng_uniform", low, high)
     if _jit.tracer is not None:
         captured = _captured_fill(self, generator, "uniform_", "uniform", self.dtype.name, low, high)
         if captured is not None:
@@ -267,6 +348,8 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
     if not std >= 0.0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
     _check_float(self.dtype, "normal_kernel_cpu")
+    if self._device.type == "cuda":
+        return _cuda_fill(self, generator, "rng_normal", mean, std)
     if _jit.tracer is not None:
         captured = _captured_fill(self, generator, "normal_", "normal", self.dtype.name, mean, std)
         if captured is not None:
@@ -342,8 +425,19 @@ _INT64_MIN = -(1 << 63)
 
 def _random_drawer(eng, n, dtype, lo, hi, bounded):
     """Validate ``random_``'s bounds and return a function drawing its ``n`` values in visiting order."""
-    if not bounded:
+    lo, span = _random_range(dtype, lo, hi, bounded)
+    if span is None:
         return lambda: _mt.uniform_int(eng, n, dtype.name)
+    if span == 0:
+        return lambda: _mt.uniform_int_full_range(eng, n, dtype.name)
+    return lambda: _mt.uniform_int_from_to(eng, n, span, lo, dtype.name)
+
+
+def _random_range(dtype, lo, hi, bounded):
+    """Validate ``random_``'s bounds: ``(lo, span)`` for values lo + [0, span); span None is the default
+    range of ``random_()``, 0 all 64-bit values."""
+    if not bounded:
+        return lo, None
     if hi is not None:
         if not lo < hi:
             raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={lo} >= to={hi}")
@@ -354,7 +448,7 @@ def _random_drawer(eng, n, dtype, lo, hi, bounded):
                 raise RuntimeError(f"random_ expects 'from' casted to dtype to be less than 'to' casted to dtype, "
                                    f"but got from={lo} >= to={hi}")
         _check_from_to(lo, hi - 1, dtype)
-        return lambda: _mt.uniform_int_from_to(eng, n, hi - lo, lo, dtype.name)
+        return lo, hi - lo
     if lo != _INT64_MIN:
         if dtype.is_floating_point:
             to_inc = min(1 << _DIGITS[dtype.name], (1 << 63) - 1)
@@ -365,8 +459,8 @@ def _random_drawer(eng, n, dtype, lo, hi, bounded):
         else:
             to_inc = _INT_RANGE[dtype.name][1]
         _check_from_to(lo, to_inc, dtype)
-        return lambda: _mt.uniform_int_from_to(eng, n, to_inc - lo + 1, lo, dtype.name)
-    return lambda: _mt.uniform_int_full_range(eng, n, dtype.name)
+        return lo, to_inc - lo + 1
+    return lo, 0
 
 
 @tensor_method("random_")
@@ -390,6 +484,12 @@ def random_(self, *args, generator=None, **kwargs):
     bounded = lo is not None or has_to
     lo = 0 if lo is None else _as_int(lo, "random_", "from")
     hi = None if hi is None else _as_int(hi, "random_", "to")
+    if self._device.type == "cuda":
+        lo, span = _random_range(self.dtype, lo, hi, bounded)
+        if span is None:  # random_(): [0, 2^mantissa] for floating dtypes, [0, max] for integers
+            span = (1 << _DIGITS[self.dtype.name]) + 1 if self.dtype.is_floating_point else \
+                _INT_RANGE[self.dtype.name][1] + 1
+        return _cuda_fill(self, generator, "rng_integers", lo, span)
     draw = _random_drawer(_engine_of(generator), self._data.size, self.dtype, lo, hi, bounded)
     return _inplace(self, lambda a: _write(a, draw()))
 
@@ -403,6 +503,8 @@ def exponential_(self, lambd=1.0, *, generator=None):
     if not self.dtype.is_floating_point:
         raise RuntimeError("Exponential distribution is a continuous probability distribution. dtype must be a "
                            f"floating point but you specified {_TYPE_WORD[self.dtype.name]}")
+    if self._device.type == "cuda":
+        return _cuda_transform(self, generator, lambda u: (-u).log1p() / -lam)
     eng = _engine_of(generator)
     return _inplace(self, lambda a: _write(a, _mt.exponential(eng, a.size, lam, self.dtype.name)))
 
@@ -417,6 +519,8 @@ def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     if not self.dtype.is_floating_point:
         raise RuntimeError("Cauchy distribution is a continuous probability distribution. dtype must be a floating "
                            f"point but you specified {_TYPE_WORD[self.dtype.name]}")
+    if self._device.type == "cuda":
+        return _cuda_transform(self, generator, lambda u: ((u - 0.5) * np.pi).tan() * sigma + median)
     eng = _engine_of(generator)
     return _inplace(self, lambda a: _write(a, _mt.cauchy(eng, a.size, median, sigma, self.dtype.name)))
 
@@ -429,6 +533,12 @@ def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     if not std > 0.0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_fmt(std)}")
     _check_float(self.dtype, "log_normal_cpu")
+    if self._device.type == "cuda":
+        _check_inplace(self)
+        if self._data.size == 0:
+            return self
+        z = _cuda_draw(self._device, tuple(self.shape), self.dtype, "rng_normal", mean, std, generator=generator)
+        return _cuda_store(self, z.exp())
     eng = _engine_of(generator)
     return _inplace(self, lambda a: _write(a, _mt.log_normal(eng, a.size, mean, std, self.dtype.name)))
 
@@ -441,6 +551,9 @@ def geometric_(self, p, *, generator=None):
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_fmt(p)}")
     if self.dtype is _dtype.bool:
         raise _not_implemented("geometric_cpu", self.dtype)
+    if self._device.type == "cuda":
+        # k >= 1 failures-until-success count: floor(log(1 - u) / log(1 - p)) + 1, u in [0, 1)
+        return _cuda_transform(self, generator, lambda u: ((-u).log1p() / float(np.log1p(-p))).floor() + 1)
     eng = _engine_of(generator)
     return _inplace(self, lambda a: _write(a, _mt.geometric(eng, a.size, p, self.dtype.name)))
 
@@ -484,11 +597,16 @@ def _bernoulli_scalar_values(eng, n, p, dtype):
 def bernoulli_(self, p=0.5, *, generator=None):
     """Fill with 0/1 samples, 1 with probability ``p`` (a float or a broadcastable tensor)."""
     if isinstance(p, Tensor):
+        if self._device.type == "cuda":
+            _check_inplace(self)
+            return _cuda_store(self, _cuda_bernoulli(self._device, tuple(self.shape), p, generator))
         eng = _engine_of(generator)
         return _inplace(self, lambda a: _bernoulli_tensor_fill(eng, a, self.dtype, p))
     p = _as_float(p, "bernoulli_", "p")
     if not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_fmt(p)}")
+    if self._device.type == "cuda":
+        return _cuda_fill(self, generator, "rng_bernoulli", p)
     if _jit.tracer is not None:
         method = "bernoulli_scalar_mkl" if _mt.cpu_is_intel() else "bernoulli_scalar"
         captured = _captured_fill(self, generator, "bernoulli_", method, p, self.dtype.name)
@@ -518,6 +636,9 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, 
         return uniform_(out, 0.0, 1.0, generator=generator)
     dtype = _resolve_dtype(dtype)
     _check_float(dtype, "check_uniform_bounds")
+    if to_device(device).type == "cuda":
+        return _cuda_new(to_device(device), shape, dtype, requires_grad, "rng_uniform", 0.0, 1.0,
+                         generator=generator)
     eng = _engine_of(generator)
     array = _uniform_values(eng, _numel(shape), dtype, 0.0, 1.0).reshape(shape)
     return _finish(array, dtype, device, requires_grad)
@@ -534,6 +655,9 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
         return normal_(out, 0.0, 1.0, generator=generator)
     dtype = _resolve_dtype(dtype)
     _check_float(dtype, "normal_kernel_cpu")
+    if to_device(device).type == "cuda":
+        return _cuda_new(to_device(device), shape, dtype, requires_grad, "rng_normal", 0.0, 1.0,
+                         generator=generator)
     eng = _engine_of(generator)
     array = _mt.normal(eng, _numel(shape), dtype.name, 0.0, 1.0).reshape(shape)
     return _finish(array, dtype, device, requires_grad)
@@ -561,6 +685,8 @@ def rand_like(input, *, generator=None, dtype=None, layout=None, device=None, re
     """U[0, 1) samples shaped like ``input``."""
     dtype, device, array = _like(input, dtype, device, memory_format, "rand_like")
     _check_float(dtype, "check_uniform_bounds")
+    if device.type == "cuda":
+        return _cuda_new(device, array.shape, dtype, requires_grad, "rng_uniform", 0.0, 1.0, generator=generator)
     eng = _engine_of(generator)
     if array.size:
         _write(array, _uniform_values(eng, array.size, dtype, 0.0, 1.0))
@@ -572,6 +698,8 @@ def randn_like(input, *, generator=None, dtype=None, layout=None, device=None, r
     """N(0, 1) samples shaped like ``input``."""
     dtype, device, array = _like(input, dtype, device, memory_format, "randn_like")
     _check_float(dtype, "normal_kernel_cpu")
+    if device.type == "cuda":
+        return _cuda_new(device, array.shape, dtype, requires_grad, "rng_normal", 0.0, 1.0, generator=generator)
     eng = _engine_of(generator)
     if array.size:
         _normal_fill(eng, array, dtype, 0.0, 1.0)
@@ -620,6 +748,10 @@ def randint(*args, generator=None, out=None, dtype=None, layout=None, device=Non
     dtype = _dtype.int64 if dtype is None else _dtype.to_dtype(dtype)
     if requires_grad and not dtype.is_floating_point:
         raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+    if to_device(device).type == "cuda":
+        low, span = _random_range(dtype, low, high, True)
+        return _cuda_new(to_device(device), shape, dtype, requires_grad, "rng_integers", low, span,
+                         generator=generator)
     array = np.empty(shape, dtype=dtype.np)
     t = Tensor._wrap(array, dtype)
     random_(t, low, high, generator=generator)
@@ -648,6 +780,9 @@ def randint_like(input, *args, generator=None, dtype=None, layout=None, device=N
     dtype, device, array = _like(input, dtype, device, memory_format, "randint_like")
     if requires_grad and not dtype.is_floating_point:
         raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+    if device.type == "cuda":
+        low, span = _random_range(dtype, low, high, True)
+        return _cuda_new(device, array.shape, dtype, requires_grad, "rng_integers", low, span, generator=generator)
     t = Tensor._wrap(array, dtype)
     random_(t, low, high, generator=generator)
     return _finish(t._data, dtype, device, requires_grad)
@@ -680,6 +815,14 @@ def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=Non
         limit, text, word = _RANDPERM_LIMIT[dtype.name]
         if n > limit:
             raise RuntimeError(f"n cannot be greater than {text} for {word} type.")
+    target = out._device if out is not None else to_device(device)
+    if target.type == "cuda":
+        # argsort of 64 random bits per position: a uniform permutation (ties have probability ~n^2 / 2^65)
+        keys = _cuda_draw(target, (n,), _dtype.int64, "rng_integers", 0, 0, generator=generator)
+        perm = keys.argsort().to(dtype)
+        if out is not None:
+            return _cuda_store(_resize_out(out, (n,), "randperm"), perm)
+        return perm.requires_grad_(True) if requires_grad else perm
     eng = _engine_of(generator)
     perm = _mt.randperm(eng, n)
     if dtype is _dtype.bfloat16:
@@ -738,7 +881,9 @@ def normal(mean, std=None, size=None, *, generator=None, out=None, dtype=None, l
     ``normal(mean, std, size)``."""
     mean_t = isinstance(mean, Tensor)
     std_t = isinstance(std, Tensor)
-    eng = _engine_of(generator)
+    if (mean_t or std_t) and size is None and (mean if mean_t else std)._device.type == "cuda":
+        return _cuda_normal(mean, std, generator, out)
+    eng = None if not mean_t and not std_t and to_device(device).type == "cuda" else _engine_of(generator)
     if not mean_t and not std_t:
         if size is None:
             raise TypeError("normal() received an invalid combination of arguments - got (float, float), but "
@@ -755,6 +900,8 @@ def normal(mean, std=None, size=None, *, generator=None, out=None, dtype=None, l
             return normal_(out, m, s, generator=generator)
         dtype = _resolve_dtype(dtype)
         _check_float(dtype, "normal_kernel_cpu")
+        if eng is None:
+            return _cuda_new(to_device(device), shape, dtype, requires_grad, "rng_normal", m, s, generator=generator)
         array = _mt.normal(eng, _numel(shape), dtype.name, m, s).reshape(shape)
         return _finish(array, dtype, device, requires_grad)
     if size is not None:
@@ -806,14 +953,56 @@ def normal(mean, std=None, size=None, *, generator=None, out=None, dtype=None, l
     return _finish(result, odtype, dev, False)
 
 
+def _cuda_normal(mean, std, generator, out):
+    """normal() with a tensor mean and/or std on cuda: N(0, 1) drawn on the device, then scaled and shifted."""
+    mean_t, std_t = isinstance(mean, Tensor), isinstance(std, Tensor)
+    if std is None and not mean_t:
+        raise TypeError("normal() missing required argument 'std'")
+    if std_t:
+        _check_std_tensor(std)
+    else:
+        std = 1.0 if std is None else _as_float(std, "normal", "std")
+        if not std >= 0.0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
+    ref = mean if mean_t else std
+    _check_float(ref.dtype, "normal_kernel_cuda")
+    shape = broadcast_shapes(tuple(mean.shape), tuple(std.shape), "normal") if mean_t and std_t \
+        else tuple(ref.shape)
+    z = _cuda_draw(ref._device, shape, ref.dtype, "rng_normal", 0.0, 1.0, generator=generator)
+    result = (z * std + mean).to(ref.dtype)
+    if out is not None:
+        return _cuda_store(_resize_out(out, shape, "normal"), result)
+    return result
+
+
+def _cuda_bernoulli(device, shape, p, generator):
+    """0/1 (bool) samples with probabilities ``p`` (a float tensor broadcast to ``shape``), drawn on cuda."""
+    if not p.dtype.is_floating_point:
+        raise _not_implemented("bernoulli_tensor_cuda_p_", p.dtype)
+    probs = p.detach().to(device)
+    if probs.numel() and bool(((probs < 0) | (probs > 1)).any()):
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+    probs = probs.expand(shape)
+    u = _cuda_draw(device, shape, _dtype.float64, "rng_uniform", 0.0, 1.0, generator=generator)
+    return u < probs
+
+
 def bernoulli(input, p=None, *, generator=None, out=None):
     """0/1 samples with probabilities ``input`` (or the float ``p``), shaped like ``input``."""
     if not isinstance(input, Tensor):
         raise TypeError(f"bernoulli(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-    eng = _engine_of(generator)
     if out is not None:
         _resize_out(out, tuple(input.shape), "bernoulli")
         return bernoulli_(out, input if p is None else p, generator=generator)
+    if input._device.type == "cuda":
+        shape = tuple(input.shape)
+        if p is None:
+            return _cuda_bernoulli(input._device, shape, input, generator).to(input.dtype)
+        pv = _as_float(p, "bernoulli", "p")
+        if not 0 <= pv <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_fmt(pv)}")
+        return _cuda_draw(input._device, shape, input.dtype, "rng_bernoulli", pv, generator=generator)
+    eng = _engine_of(generator)
     dtype, device, array = _like(input, None, None, None, "bernoulli")
     if array.size:
         if p is None:
@@ -865,6 +1054,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
                                    "or NaN)")
             if np.any(probs.sum(axis=1, dtype=np.float64) <= 0):
                 raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        if input._device.type == "cuda":
+            return _cuda_multinomial(input, probs, num_samples, replacement, generator, out, shape)
         eng = _engine_of(generator)
         result = _mt.multinomial(eng, probs, num_samples, replacement, input.dtype.name).reshape(shape)
     if out is not None:
@@ -876,3 +1067,32 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
 
 
 tensor_method("multinomial")(multinomial)
+
+
+def _cuda_multinomial(input, host_probs, num_samples, replacement, generator, out, shape):
+    """multinomial on cuda (``host_probs``: the validated rows, read only for checks).
+
+    With replacement: inverse CDF (a search of U[0, 1) draws in each row's cumulative sums). Without: the
+    ``num_samples`` smallest keys E / p, E ~ Exp(1), which is sampling without replacement in proportion to p.
+    """
+    if not replacement and np.any((host_probs > 0).sum(axis=1) < num_samples):
+        raise RuntimeError("invalid multinomial distribution (with replacement=False, not enough non-negative "
+                           "category to sample)")
+    from .sorting import searchsorted
+    device = input._device
+    rows, ncat = host_probs.shape
+    p = input.detach().reshape(rows, ncat).to(_dtype.float64)
+    if replacement:
+        cdf = p.cumsum(1)
+        cdf = cdf / cdf[:, ncat - 1:]
+        u = _cuda_draw(device, (rows, num_samples), _dtype.float64, "rng_uniform", 0.0, 1.0, generator=generator)
+        result = searchsorted(cdf, u, right=True).clamp(max=ncat - 1)
+    else:
+        u = _cuda_draw(device, (rows, ncat), _dtype.float64, "rng_uniform", 0.0, 1.0, generator=generator)
+        keys = (-u).log1p().neg() / p  # p == 0 gives +inf (or nan when E == 0): never among the first picks
+        keys = keys.nan_to_num(nan=float("inf"))
+        result = keys.argsort(dim=1)[:, :num_samples].contiguous()
+    result = result.reshape(shape)
+    if out is not None:
+        return _cuda_store(_resize_out(out, shape, "multinomial"), result)
+    return result

@@ -43,6 +43,9 @@ def build(xp, special):
             for name, kernel in _cpu.KERNELS.items()}
     full.update(generic_kernels(xp))
     full.update(table)
+    # the JIT's generated kernels (fused.py declares no KERNELS); the CPU twin would run Numba on host copies
+    from .fused import fused_elementwise
+    full["fused_elementwise"] = fused_elementwise
     return full, spaces
 
 

@@ -1,10 +1,13 @@
-"""Fixtures for the cuda tests: a host emulator for the CUDA C kernel sources, and the GPU gate.
+"""Fixtures for the cuda tests: a host emulator for the CUDA C kernel sources, and device "cuda" on numpy.
 
 ``emulator`` compiles a kernel source as C++ with g++ (``__global__`` functions become plain functions,
 thread and block indices become globals) and runs it one thread at a time on numpy arrays. The grid-stride
 kernels then cover every item with one thread; block-per-row kernels run block after block with one thread,
 their shared-memory reductions collapsing to a single step. That checks each kernel's arithmetic and
 indexing on a machine without a GPU; it cannot check races, which need the GPU tests.
+
+``numpy_cuda`` serves device "cuda:0" with the cuda backend's kernel table built for numpy (the CPU kernels
+re-bound, with the generic loop replacements), so the framework side runs here as it would on a GPU.
 """
 import ctypes
 import hashlib
@@ -14,6 +17,11 @@ import subprocess
 
 import numpy as np
 import pytest
+
+import framework
+import framework._devices as devices
+from framework import _backends
+from framework.ops.registry import REGISTRY
 
 _PRELUDE = r"""
 #include <cmath>
@@ -54,6 +62,8 @@ class Emulator:
             if isinstance(a, np.ndarray):
                 assert a.flags.c_contiguous, "kernels take contiguous arrays"
                 out.append(ctypes.c_void_p(a.ctypes.data))
+            elif isinstance(a, float):  # CuPy passes Python and numpy floats as double
+                out.append(ctypes.c_double(a))
             else:
                 out.append(ctypes.c_longlong(int(a)))
         return out
@@ -76,3 +86,33 @@ def emulator(tmp_path_factory):
     if shutil.which("g++") is None:
         pytest.skip("g++ is needed to run the CUDA sources on the host")
     return Emulator(str(tmp_path_factory.mktemp("cuda_emulator")))
+
+
+class DeviceArray(np.ndarray):
+    """The stand-in's "GPU memory": not a plain ndarray, so ``Tensor._wrap`` does not move it again."""
+
+
+@pytest.fixture
+def numpy_cuda(monkeypatch):
+    """Device "cuda:0" backed by numpy arrays and the numpy-built cuda kernel table; returns that table."""
+    special = pytest.importorskip("scipy.special")
+    from kernels.cuda._loops import generic_kernels, generic_loops
+    from kernels.cuda._rebind import rebind
+    table, _ = rebind(np, generic_loops(np, special))
+    table.update(generic_kernels(np))
+    monkeypatch.setitem(_backends.TABLES, "cuda", table)
+    for op in REGISTRY.values():
+        monkeypatch.setattr(op, "kernels", {k: v for k, v in op.kernels.items() if k != "cuda"})
+    cuda = framework.cuda
+    monkeypatch.setattr(cuda, "_lazy_init", lambda: None)
+    monkeypatch.setattr(cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(cuda, "is_available", lambda: True)
+
+    def copy_array(array, device):
+        host = np.array(array, copy=True, order="C")  # subok=False: a plain ndarray
+        return host.view(DeviceArray) if device.type == "cuda" else host
+
+    monkeypatch.setattr(devices, "copy_array", copy_array)
+    monkeypatch.setattr(_backends, "copy_array", copy_array)
+    return table

@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 
 import kernels.cpu as cpu
-from kernels.cuda import conv, explicit, optim, pooling, softmax
+from kernels.cuda import conv, explicit, optim, pooling, rng, softmax
 from kernels.cuda._loops import generic_loops
 from kernels.cuda._raw import typed_source
 from kernels.cuda._rebind import merge_loops, rebind
 
 special = pytest.importorskip("scipy.special")
 
-SOURCES = {"conv": conv.SOURCE, "pooling": pooling.SOURCE, "optim": optim.SOURCE, "softmax": softmax.SOURCE}
+SOURCES = {"conv": conv.SOURCE, "pooling": pooling.SOURCE, "optim": optim.SOURCE, "softmax": softmax.SOURCE,
+           "rng": rng.SOURCE}
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
 

@@ -6,43 +6,17 @@ of ``test_on_gpu`` run here: device propagation through ops, autograd and optimi
 error, printing, mixing devices, bfloat16, ``save``/``load(map_location=...)``. What the stand-in cannot
 show is CuPy's own behaviour (its API and numerics); that needs the GPU run.
 """
-import numpy as np
 import pytest
 
 import framework
-import framework._devices as devices
-from framework import _backends
-from framework.ops.registry import REGISTRY
-from kernels.cuda._loops import generic_kernels, generic_loops
-from kernels.cuda._rebind import rebind
 
-special = pytest.importorskip("scipy.special")
+pytest.importorskip("scipy.special")
 gpu = pytest.importorskip("test_on_gpu")  # this folder is on sys.path (pytest's rootdir-relative import)
 
 
-class DeviceArray(np.ndarray):
-    """The stand-in's "GPU memory": not a plain ndarray, so ``Tensor._wrap`` does not move it again."""
-
-
 @pytest.fixture(autouse=True)
-def numpy_cuda(monkeypatch):
-    """Device "cuda:0" backed by numpy arrays and the numpy-built cuda kernel table."""
-    table, _ = rebind(np, generic_loops(np, special))
-    table.update(generic_kernels(np))
-    monkeypatch.setitem(_backends.TABLES, "cuda", table)
-    for op in REGISTRY.values():
-        monkeypatch.setattr(op, "kernels", {k: v for k, v in op.kernels.items() if k != "cuda"})
-    cuda = framework.cuda
-    monkeypatch.setattr(cuda, "_lazy_init", lambda: None)
-    monkeypatch.setattr(cuda, "current_device", lambda: 0)
-    monkeypatch.setattr(cuda, "device_count", lambda: 1)
-    monkeypatch.setattr(cuda, "is_available", lambda: True)
-    def copy_array(array, device):
-        host = np.array(array, copy=True, order="C")  # subok=False: a plain ndarray
-        return host.view(DeviceArray) if device.type == "cuda" else host
-
-    monkeypatch.setattr(devices, "copy_array", copy_array)
-    monkeypatch.setattr(_backends, "copy_array", copy_array)
+def _standin(numpy_cuda):
+    """Every test here runs with device "cuda" served by the numpy stand-in (``conftest.numpy_cuda``)."""
 
 
 @pytest.mark.parametrize("dtype", [framework.float32, framework.float64])
