@@ -9,6 +9,13 @@ An instruction runs in one of two forms. The *count* form walks ``count`` contig
 lane mask (the first ``mask`` lanes of each repeat are active; the rest of the destination is left as it
 was). A block stride of 0 reads one 32-byte block for all 8 blocks of a repeat, which together with
 ``brcb`` (one element per 32-byte block) broadcasts a per-row value across a row.
+
+Compare and select (REFERENCE §3 lists ``vcmp``/``vsel``): ``vcmpv_<mode>`` compares two operands lane by lane
+and ``vsel`` picks ``x`` where the mask is set, else ``y``. The hardware packs the mask one bit per lane; here a
+mask is one element per lane (1 or 0 in the operands' type), so it follows the same repeat addressing as the
+data (a UB footprint 8-32x the packed one; the timing is unaffected). NaN compares unordered as in IEEE 754:
+only ``ne`` is true. Both are costed as binary instructions (ESTIMATE: the reference gives the formula, not the
+class).
 """
 from functools import lru_cache
 
@@ -37,6 +44,13 @@ OPS = {
     "vrec": (1, "unary", lambda x, s: x.dtype.type(1) / x),
     "vector_dup": (0, "unary", None),
     "vconv": (1, "binary", None),
+    "vcmpv_lt": (2, "binary", lambda x, y, s: (x < y).astype(x.dtype)),
+    "vcmpv_le": (2, "binary", lambda x, y, s: (x <= y).astype(x.dtype)),
+    "vcmpv_gt": (2, "binary", lambda x, y, s: (x > y).astype(x.dtype)),
+    "vcmpv_ge": (2, "binary", lambda x, y, s: (x >= y).astype(x.dtype)),
+    "vcmpv_eq": (2, "binary", lambda x, y, s: (x == y).astype(x.dtype)),
+    "vcmpv_ne": (2, "binary", lambda x, y, s: (x != y).astype(x.dtype)),
+    "vsel": (3, "binary", lambda m, x, y, s: np.where(m != 0, x, y)),
     "vcadd": (1, "unary", None),
     "vcmax": (1, "unary", None),
     "vcmin": (1, "unary", None),

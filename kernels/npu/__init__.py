@@ -18,7 +18,7 @@ import numpy as np
 from kernels import cpu as _cpu
 from kernels.cpu import views as _views
 
-from . import cube, gather, profiler, rows, vector
+from . import cube, gather, pooling, profiler, rows, vector
 from ._common import Unsupported
 from .profiler import Cost
 
@@ -85,5 +85,5 @@ class KernelTable(dict):
 _METADATA = ("view", "reshape", "permute", "expand", "slice", "diagonal", "as_strided", "unfold", "split_views")
 
 KERNELS = KernelTable({_name: _views.KERNELS[_name] for _name in _METADATA})
-for _module in (cube, vector, rows, gather):
+for _module in (cube, vector, rows, gather, pooling):
     KERNELS.update({_name: _guarded(_name, _k) for _name, _k in _module.KERNELS.items()})

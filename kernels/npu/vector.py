@@ -14,8 +14,10 @@ float32 parameters only) is one fused program that writes the parameter and its 
 CPU kernel's float32 operations in the same order (bit-equal results); ``fill`` is a vector_dup program.
 Reductions and softmax are row programs in ``rows``.
 
-The simulator's vector unit has no compare/select instructions (``vcmp``/``vsel``), so the comparisons,
-``where`` and ``logical_not`` (float, int32/int64 or bool operands, int64 costed as int32 lanes) are computed by numpy and their time is charged analytically (``analytic_cost``): GM->UB and
+The comparisons, ``where`` and ``logical_not`` (float, int32/int64 or bool operands, int64 costed as int32 lanes)
+and integer ``add``/``sub``/``mul`` (e.g. BatchNorm's step counter) are computed by numpy and their time is
+charged analytically (``analytic_cost``; the simulator's ``vcmpv_*``/``vsel`` serve the window programs of
+``pooling``, but bool and int64 tensors have no lanes of their own): GM->UB and
 UB->GM transfers at the core's port rates plus ``vector_cycles`` of each vector pass the lowering would
 issue, split over all cores, plus the launch. Those records say ``model="analytic"``; so does ``clone``
 (a GM->UB->GM copy of any dtype, no vector pass).
@@ -90,13 +92,20 @@ def vmap(op, arrays, scalar=None, then=()):
     return out, cost
 
 
+# integer operands of these run in the vector unit's int32 lanes (numpy values, analytic cost; int64 as int32)
+_INTEGER = {"add": np.add, "sub": np.subtract, "mul": np.multiply}
+
+
 def _binary(name, vop):
     def kernel(a, b):
         shape = np.broadcast_shapes(a.shape, b.shape)
         a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
+        if name in _INTEGER and a.dtype.kind in "iu" and a.dtype == b.dtype:
+            size = _lane_itemsize(name, a, b)
+            return emit(name, _INTEGER[name](a, b), analytic_cost((vop,), 2 * a.size, a.size, "fp32", size))
         return emit(name, *vmap(vop, [a, b]))
     kernel.__name__ = name
-    kernel.__doc__ = f"``{name}`` with broadcasting on the simulated vector unit ({vop})."
+    kernel.__doc__ = f"``{name}`` with broadcasting on the simulated vector unit ({vop}); integers analytic."
     return kernel
 
 
@@ -129,9 +138,9 @@ def _pow(x, e):
 
 
 # ---- analytic vector-unit cost --------------------------------------------------------------------
-# compare and select, which the simulator's table lacks, cost what a binary instruction (vmax) costs; a
-# transpose pass what a unary one does (each repeat reads and writes 256 B)
-_COST_CLASS = {"vcmp": "vmax", "vsel": "vmax", "vtranspose": "vabs"}
+# a compare (any vcmpv_ mode) costs what a binary instruction (vmax) costs; a transpose pass, which the simulator's
+# table lacks, what a unary one does (each repeat reads and writes 256 B)
+_COST_CLASS = {"vcmp": "vmax", "vtranspose": "vabs"}
 
 
 def analytic_cost(passes, n_in, n_out, dtype, itemsize):
