@@ -88,9 +88,6 @@ def _cmd_train(args):
     if args.device != "npu":
         _train_and_report(args)
         return
-    # LeNet's max-pooling has no NPU kernel yet: run such ops on the host, visibly, rather than fail.
-    torch.npu.set_host_fallback(True)
-    print("ops without an NPU kernel run on the host CPU: marked 'host fallback' in the profile")
     with torch.npu.profile() as prof:
         _train_and_report(args)
     print("\nNPU profile (simulated):")
