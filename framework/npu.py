@@ -19,6 +19,8 @@ __all__ = ["is_available", "device_count", "current_device", "synchronize", "set
 
 # the pipes of an AI core, in the order the timeline draws them (data flows top to bottom)
 _PIPES = ("MTE2", "MTE1", "M", "V", "MTE3", "FIX")
+# how each record's cost was obtained, as the profile tables name it
+_UNITS = {"sim": "simulated", "analytic": "analytic", "sim+analytic": "sim+analytic", "host": "host fallback"}
 
 
 def is_available():
@@ -65,16 +67,26 @@ class Profile:
 
     def table(self):
         """The summary as a text table sorted by cycles; host fallbacks are marked ``host fallback``."""
-        unit = {"sim": "simulated", "analytic": "analytic", "sim+analytic": "sim+analytic", "host": "host fallback"}
         lines = [f"{'op':<16} {'runs on':<14} {'calls':>6} {'cycles':>14} {'cube util':>9} {'bytes':>14}"]
         for op, model, calls, cycles, util, nbytes in self.summary():
-            lines.append(f"{op:<16} {unit[model]:<14} {calls:>6} {cycles:>14,.0f} {util:>9.3f} {nbytes:>14,.0f}")
+            lines.append(f"{op:<16} {_UNITS[model]:<14} {calls:>6} {cycles:>14,.0f} {util:>9.3f} {nbytes:>14,.0f}")
         total = sum(r.cycles for r in self.records)
         lines.append(f"total: {len(self.records)} calls, {total:,.0f} cycles")
         return "\n".join(lines)
 
     def __str__(self):
         return self.table()
+
+    def _repr_html_(self):
+        """The summary as an HTML table, which Jupyter shows for a ``Profile`` at the end of a cell."""
+        from html import escape
+        head = "".join(f"<th>{h}</th>" for h in ("op", "runs on", "calls", "cycles", "cube util", "bytes"))
+        rows = "".join(f"<tr><td>{escape(op)}</td><td>{_UNITS[model]}</td><td>{calls}</td><td>{cycles:,.0f}</td>"
+                       f"<td>{util:.3f}</td><td>{nbytes:,.0f}</td></tr>"
+                       for op, model, calls, cycles, util, nbytes in self.summary())
+        total = sum(r.cycles for r in self.records)
+        return (f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+                f"<p>total: {len(self.records)} calls, {total:,.0f} cycles</p>")
 
     def chip_estimate(self):
         """Estimated chip time: each op's cycles (launches included) at the simulated chip's clock, summed.
