@@ -19,7 +19,7 @@ import numpy as np
 
 from .ir import Graph
 
-__all__ = ["GraphBreakError", "Tracer", "flatten", "discover"]
+__all__ = ["GraphBreakError", "Tracer", "OptimizerScalar", "flatten", "discover"]
 
 
 class GraphBreakError(RuntimeError):
@@ -487,18 +487,40 @@ def _numpy_dtype(array):
 _GROUP_ATTRS = {"beta1": ("betas", 0), "beta2": ("betas", 1)}
 
 
+class OptimizerScalar:
+    """A per-call attribute of an optimizer update, re-read at each replay: the parameter's step count (advanced by
+    the call, as eager ``step()`` does) or an option of its param group (``lr``, ``betas[0]``, ...), so schedulers
+    and lr changes apply. Saving a training step reads ``peek()``, which advances nothing."""
+
+    __slots__ = ("optimizer", "param", "group", "key", "index")
+
+    def __init__(self, optimizer, param, group, key, index=None):
+        self.optimizer, self.param, self.group, self.key, self.index = optimizer, param, group, key, index
+
+    def __call__(self):
+        if self.key == "step":
+            from ..optim._state import advance
+            return advance(self.optimizer.state[self.param]["step"])
+        return self.peek()
+
+    def peek(self):
+        """The value now: the steps taken so far, or the group option."""
+        from ..optim.optimizer import _to_scalar
+        if self.key == "step":
+            return float(self.optimizer.state[self.param]["step"]._data)
+        value = self.group[self.key]
+        return _to_scalar(value if self.index is None else value[self.index])
+
+
 def _optimizer_dynamic(optimizer, p, attrs):
-    """name -> getter for the attrs of an optimizer update that change between steps (lr, step count, ...)."""
-    from ..optim._state import advance
-    from ..optim.optimizer import _to_scalar
+    """name -> ``OptimizerScalar`` for the attrs of an optimizer update that change between steps (lr, step, ...)."""
     group = next(g for g in optimizer.param_groups if any(q is p for q in g["params"]))
     dynamic = {}
     for name, traced in attrs.items():
         if name == "step":
-            dynamic[name] = lambda: advance(optimizer.state[p]["step"])
+            dynamic[name] = OptimizerScalar(optimizer, p, group, "step")
         elif name in _GROUP_ATTRS:
-            key, index = _GROUP_ATTRS[name]
-            dynamic[name] = lambda key=key, index=index: _to_scalar(group[key][index])
+            dynamic[name] = OptimizerScalar(optimizer, p, group, *_GROUP_ATTRS[name])
         elif name in group and isinstance(traced, float):
-            dynamic[name] = lambda name=name: _to_scalar(group[name])
+            dynamic[name] = OptimizerScalar(optimizer, p, group, name)
     return dynamic or None

@@ -331,11 +331,17 @@ def uniform_(self, from_=0.0, to=1.0, *, generator=None, **kwargs):
     eng = _engine_of(generator)
 
     def fill(a):
-        _write(a, _uniform_values(eng, a.size, self.dtype, low, high))
+        if a.flags.c_contiguous:    # straight into the tensor's memory
+            _mt.uniform(eng, a.size, self.dtype.name, low, high, out=a.reshape(-1))
+        else:
+            _write(a, _uniform_values(eng, a.size, self.dtype, low, high))
     return _inplace(self, fill)
 
 
 def _normal_fill(eng, array, dtype, mean, std):
+    if array.flags.c_contiguous:    # straight into the tensor's memory
+        _mt.normal(eng, array.size, dtype.name, mean, std, out=array.reshape(-1))
+        return
     values = _mt.normal(eng, array.size, dtype.name, mean, std, contiguous=_is_contiguous(array))
     _write(array, values)
 

@@ -80,8 +80,8 @@ def _min(a, b):
 
 def _stable_sigmoid(r, u, T):
     # exp of a non-positive number never overflows (activation.py's sigmoid)
-    return [f"{r}_e = {T}(math.exp(-abs({u})))",
-            f"{r} = {T}(1) / ({T}(1) + {r}_e) if {u} >= {T}(0) else {r}_e / ({T}(1) + {r}_e)"]
+    return _exp_lines(f"{r}_e", f"-abs({u})", T) + [
+        f"{r} = {T}(1) / ({T}(1) + {r}_e) if {u} >= {T}(0) else {r}_e / ({T}(1) + {r}_e)"]
 
 
 def _relu(r, a, p, T):
@@ -104,12 +104,102 @@ def _silu(r, a, p, T):
     return _stable_sigmoid(f"{r}_s", a[0], T) + [f"{r} = {T}({a[0]} * {r}_s)"]
 
 
+# float32 erf and exp: libm's math.erf / math.exp are scalar calls that stop LLVM from vectorising a loop, and
+# they dominate a fused GELU. These branch-free polynomials run in float64 (so the float32 result is the
+# correctly rounded one in all but rare ties) and vectorise. Coefficients: least-squares Chebyshev fits against
+# mpmath, turned into powers of the variable shown.
+_ERF_SPLIT, _ERF_ONE = 1.6, 3.92  # below: odd series; above: 1 - erfc; from 3.9192064 on, float32 erf is 1
+_ERF_SMALL = (  # erf(t) / t in powers of t * t on [0, 1.6], relative error 1.3e-12
+    1.1283791670946088, -0.37612638897596506, 0.11283791585962549, -0.026866165042648747, 0.005223957636848799,
+    -0.0008547894413821493, 0.00012049276923840896, -1.48688368763906e-05, 1.6099440841186764e-06,
+    -1.4793610736037742e-07, 1.0269417679726101e-08, -3.909468300730867e-10)
+_ERFCX_MID, _ERFCX_HALF = 2.76, 1.16
+_ERFCX = (  # exp(t * t) * erfc(t) in powers of (t - 2.76) / 1.16 on [1.6, 3.92], relative error 5.6e-12
+    0.19303168984554778, -0.07289931741439107, 0.026348987234198446, -0.009156269217901285,
+    0.003070242602972057, -0.0009963960595348368, 0.00031375418562007304, -9.606112808898118e-05,
+    2.8652203804792117e-05, -8.35487911224461e-06, 2.376595193430077e-06, -6.393148507295805e-07,
+    1.7374126743675865e-07, -6.157737502076869e-08, 1.6270070861361646e-08)
+_LN2_HI, _LN2_LO = 0.6931471803691238, 1.9082149292705877e-10  # n * _LN2_HI is exact for |n| < 2 ** 20
+
+
+def _poly(r, var, coefs):
+    """Lines setting ``r`` to sum(coefs[k] * var**k), by Estrin's scheme.
+
+    Horner's rule is one long chain of dependent multiply-adds; these loops are latency-bound, and Estrin's
+    pairs (c0 + c1 x) + x**2 (c2 + c3 x) + ... are independent until a few final steps.
+    """
+    lines, powers, k = [], {1: var}, 1
+    while 2 * k < len(coefs):
+        powers[2 * k] = f"{r}_p{2 * k}"
+        lines.append(f"{powers[2 * k]} = {powers[k]} * {powers[k]}")
+        k *= 2
+
+    def expr(cs):
+        if len(cs) == 1:
+            return repr(cs[0])
+        half = 1
+        while 2 * half < len(cs):
+            half *= 2
+        return f"({expr(cs[:half])} + {powers[half]} * {expr(cs[half:])})"
+    return lines + [f"{r} = {expr(tuple(coefs))}"]
+
+
+def _exp64(r, v, lowest, highest):
+    """Lines setting float64 ``r`` to exp(``v``) for float64 ``v`` in [``lowest``, ``highest``] (NaN stays NaN).
+
+    exp(v) = e**f * 2**-m with m = round(-v / ln 2) and |f| <= ln 2 / 2: e**f by its Taylor series to f**10
+    (relative error 2e-13), 2**-m from its exponent bits. ``v`` outside is clamped (|bounds| < 700).
+    """
+    return [f"{r}_v = {lowest!r} if {v} < {lowest!r} else ({highest!r} if {v} > {highest!r} else {v})",
+            f"{r}_m = np.floor({r}_v * -1.4426950408889634 + 0.5)",
+            f"{r}_f = ({r}_v + {r}_m * {_LN2_HI!r}) + {r}_m * {_LN2_LO!r}",
+            f"{r}_k = np.int64({r}_m if {r}_m == {r}_m else 0.0)",  # NaN to int is undefined; f keeps the NaN
+            f"{r}_s = np.int64((1023 - {r}_k) << 52).view(np.float64)"] + \
+        _poly(f"{r}_e", f"{r}_f", tuple(1.0 / math.factorial(k) for k in range(11))) + [f"{r} = {r}_e * {r}_s"]
+
+
+def _erf_lines(r, x, T):
+    """Lines setting ``r`` (dtype ``T``) to erf(``x``): the vectorisable float64 polynomials for float32."""
+    if T != "np.float32":
+        return [f"{r} = {T}(math.erf({x}))"]
+    t, tl = f"{r}_t", f"{r}_tl"
+    return ([f"{r}_x = np.float64({x})", f"{t} = abs({r}_x)", f"{r}_u = {t} * {t}",
+             f"{tl} = {t} if {t} < {_ERF_ONE!r} else {_ERF_ONE!r}",  # NaN and the tail: any value in range
+             f"{r}_w = ({tl} - {_ERFCX_MID!r}) * {1.0 / _ERFCX_HALF!r}"]
+            + _poly(f"{r}_s", f"{r}_u", _ERF_SMALL)
+            + _poly(f"{r}_q", f"{r}_w", _ERFCX)
+            + _exp64(f"{r}_e", f"-({tl} * {tl})", -16.0, 0.0)
+            + [f"{r}_l = math.copysign(1.0 if {t} >= {_ERF_ONE!r} else 1.0 - {r}_e * {r}_q, {r}_x)",
+               f"{r} = np.float32({r}_l if {t} >= {_ERF_SPLIT!r} else {r}_x * {r}_s)"])  # NaN: the series' NaN
+
+
+def _exp_lines(r, v, T):
+    """Lines setting ``r`` to exp(``v``) in dtype ``T``: vectorisable float64 polynomials for float32."""
+    if T != "np.float32":
+        return [f"{r} = {T}(math.exp({v}))"]
+    # float32's exp is 0 below -103.98 and inf above 88.73
+    return _exp64(f"{r}_d", f"np.float64({v})", -110.0, 89.0) + [f"{r} = np.float32({r}_d)"]
+
+
+def _exp(r, a, p, T):
+    return _exp_lines(r, a[0], T)
+
+
+def _sigmoid(r, a, p, T):
+    return _exp_lines(f"{r}_e", f"-{a[0]}", T) + [f"{r} = {T}({T}(1) / ({T}(1) + {r}_e))"]
+
+
+def _erf(r, a, p, T):
+    return _erf_lines(r, a[0], T)
+
+
 def _gelu(r, a, p, T):
     x = a[0]
     if p[0] == "tanh":
         return ([f"{r}_u = {T}({T}({2 * math.sqrt(2.0 / math.pi)!r}) * ({x} + {T}(0.044715) * {x} * {x} * {x}))"]
                 + _stable_sigmoid(f"{r}_s", f"{r}_u", T) + [f"{r} = {T}({x} * {r}_s)"])
-    return [f"{r} = {T}({T}(0.5) * {x} * ({T}(1) + math.erf({x} * {T}({math.sqrt(0.5)!r}))))"]
+    return (_erf_lines(f"{r}_r", f"{T}({x} * {T}({math.sqrt(0.5)!r}))", T)
+            + [f"{r} = {T}({T}(0.5) * {x} * ({T}(1) + {r}_r))"])
 
 
 def _gelu_backward(r, a, p, T):
@@ -122,9 +212,11 @@ def _gelu_backward(r, a, p, T):
                 + [f"{r}_d = {T}({r}_s + {T}(2) * {x} * {r}_s * ({T}(1) - {r}_s) * {k} * "
                    f"({T}(1) + {T}(3) * {c} * {x} * {x}))",
                    f"{r} = {T}({g} * {r}_d)"])
-    return [f"{r}_c = {T}({T}(0.5) * ({T}(1) + math.erf({x} * {T}({math.sqrt(0.5)!r}))))",
-            f"{r}_d = {T}({r}_c + {x} * math.exp(-{T}(0.5) * {x} * {x}) * {T}({1.0 / math.sqrt(2.0 * math.pi)!r}))",
-            f"{r} = {T}({g} * {r}_d)"]
+    return (_erf_lines(f"{r}_r", f"{T}({x} * {T}({math.sqrt(0.5)!r}))", T)
+            + _exp_lines(f"{r}_e", f"{T}(-{T}(0.5) * {x} * {x})", T)
+            + [f"{r}_c = {T}({T}(0.5) * ({T}(1) + {r}_r))",
+               f"{r}_d = {T}({r}_c + {x} * {r}_e * {T}({1.0 / math.sqrt(2.0 * math.pi)!r}))",
+               f"{r} = {T}({g} * {r}_d)"])
 
 
 def _elu(r, a, p, T):
@@ -224,7 +316,7 @@ def _const(r, a, p, T):
 SCALAR_OPS = {
     # unary
     "neg": ScalarOp(1, _expr("-{0}")), "abs": ScalarOp(1, _expr("abs({0})")),
-    "exp": ScalarOp(1, _expr("math.exp({0})")), "expm1": ScalarOp(1, _expr("math.expm1({0})")),
+    "exp": ScalarOp(1, _exp), "expm1": ScalarOp(1, _expr("math.expm1({0})")),
     "log": ScalarOp(1, _expr("math.log({0})")), "log2": ScalarOp(1, _expr("math.log2({0})")),
     "log10": ScalarOp(1, _expr("math.log10({0})")), "log1p": ScalarOp(1, _expr("math.log1p({0})")),
     "sqrt": ScalarOp(1, _expr("math.sqrt({0})")), "rsqrt": ScalarOp(1, _expr("{T}(1) / {T}(math.sqrt({0}))")),
@@ -235,8 +327,8 @@ SCALAR_OPS = {
     "sinh": ScalarOp(1, _expr("math.sinh({0})")), "cosh": ScalarOp(1, _expr("math.cosh({0})")),
     "tanh": ScalarOp(1, _expr("math.tanh({0})")), "asinh": ScalarOp(1, _expr("math.asinh({0})")),
     "acosh": ScalarOp(1, _expr("math.acosh({0})")), "atanh": ScalarOp(1, _expr("math.atanh({0})")),
-    "erf": ScalarOp(1, _expr("math.erf({0})")), "erfc": ScalarOp(1, _expr("math.erfc({0})")),
-    "sigmoid": ScalarOp(1, _expr("{T}(1) / ({T}(1) + {T}(math.exp(-{0})))")),
+    "erf": ScalarOp(1, _erf), "erfc": ScalarOp(1, _expr("math.erfc({0})")),
+    "sigmoid": ScalarOp(1, _sigmoid),
     "floor": ScalarOp(1, _expr("np.floor({0})")), "ceil": ScalarOp(1, _expr("np.ceil({0})")),
     "trunc": ScalarOp(1, _expr("np.trunc({0})")), "frac": ScalarOp(1, _expr("{0} - np.trunc({0})")),
     "sign": ScalarOp(1, _sign), "clone": ScalarOp(1, _expr("{0}")),
@@ -509,23 +601,24 @@ def _flat(a, prep):
     return a.reshape(-1)
 
 
+def _threads():
+    # a parallel loop on one thread only adds the thread pool's overhead (~10%)
+    import numba
+    return numba.get_num_threads()
+
+
 def fused_elementwise(*arrays, program, prologue=None, out=None):
     """Run ``program`` elementwise over ``arrays`` broadcast together; return its output array(s).
 
     ``prologue = (kernel, attr_items, n)`` first calls CPU kernel ``kernel`` on the first ``n`` arrays
-    (a GEMM or a reduction) and feeds its result as input 0; the program then writes its first output
-    into that result in place when it can. ``out``: an array (or a sequence, one per output, None to
-    allocate) of C-contiguous buffers of the output's shape and dtype to write into.
+    (a GEMM or a reduction) and feeds its result as input 0. ``out``: an array (or a sequence, one per
+    output, None to allocate) of C-contiguous buffers of the output's shape and dtype to write into.
     """
     state = _compiled(program)
     if prologue is not None:
         from . import KERNELS
         name, attrs, n = prologue
-        head = KERNELS[name](*arrays[:n], **dict(attrs))
-        arrays = (head,) + arrays[n:]
-        reuse = not any(np.may_share_memory(head, a) for a in arrays[1:])
-    else:
-        reuse = False
+        arrays = (KERNELS[name](*arrays[:n], **dict(attrs)),) + arrays[n:]
     if len(arrays) != len(state.in_dtypes):
         raise ValueError(f"fused_elementwise: the program takes {len(state.in_dtypes)} inputs, got {len(arrays)}")
     arrays = [a if a.dtype == dt else a.astype(dt) for a, dt in zip(arrays, state.in_dtypes)]
@@ -534,22 +627,27 @@ def fused_elementwise(*arrays, program, prologue=None, out=None):
     given = (None,) * n_out if out is None else (out,) if isinstance(out, np.ndarray) else tuple(out)
     if len(given) != n_out:
         raise ValueError(f"fused_elementwise: out= holds {len(given)} buffers for {n_out} outputs")
-    results = []
+    results, copies = [], []
     for j, dt in enumerate(state.out_dtypes):
         buf = given[j]
         if buf is not None:
             if buf.shape != shape or buf.dtype != dt or not buf.flags.c_contiguous:
                 raise ValueError(f"fused_elementwise: out[{j}] must be a C-contiguous {dt} array of shape "
                                  f"{shape}, got {buf.dtype} {buf.shape}")
-        elif reuse and j == 0 and layout[0] == "f" and arrays[0].shape == shape and arrays[0].dtype == dt \
-                and arrays[0].flags.writeable:
-            buf = arrays[0]
+            if any(np.may_share_memory(buf, a) for a in arrays):
+                # LLVM's runtime overlap check sends a loop writing over its own input to the scalar
+                # version (3-4x slower than computing aside and copying)
+                copies.append((buf, j))
+                buf = np.empty(shape, dt)
         else:
             buf = np.empty(shape, dt)
         results.append(buf)
     if size:
-        kernel = state.kernel(layout, size >= PARALLEL_MIN)
+        kernel = state.kernel(layout, size >= PARALLEL_MIN and _threads() > 1)
         kernel(*[r.reshape(-1) for r in results], *[_flat(a, p) for a, p in zip(arrays, preps)], dims, strides)
+    for buf, j in copies:
+        np.copyto(buf, results[j])
+        results[j] = buf
     return results[0] if n_out == 1 else tuple(results)
 
 

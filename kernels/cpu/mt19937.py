@@ -50,8 +50,10 @@ _M32 = 0xFFFFFFFF
 # numba, lazily
 # --------------------------------------------------------------------------------------------------
 
-_JIT_NAMES = ("_mt_fill", "_bm16_f32", "_bm16_f32_generic", "_bm16_f64", "_normal_scalar", "_randperm",
-              "_transform_double", "_uniform_affine", "_mcg31_bernoulli")
+# Kernels never call each other: numba would re-optimise a callee inside every caller, and cold compiles
+# (once per install, then cached) would grow with each.
+_JIT_NAMES = ("_mt_fill", "_units_f32", "_units_f64", "_bm16_f32", "_bm16_f32_generic", "_bm16_f64",
+              "_normal_scalar", "_randperm", "_transform_double", "_mcg31_bernoulli")
 _jitted = {}
 
 
@@ -68,6 +70,7 @@ def _setup_numba():
     if _jitted:
         return
     import numba
+    from llvmlite import ir
     from numba.extending import intrinsic
 
     @intrinsic
@@ -80,14 +83,47 @@ def _setup_numba():
             return builder.fma(*args)
         return a(a, b, c), codegen
 
+    @intrinsic
+    def f32_bits(typingctx, x):
+        # the bits of a float32 as int32, in registers (what _mm256_castps_si256 does)
+        if x != numba.types.float32:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.IntType(32))
+        return numba.types.int32(x), codegen
+
+    @intrinsic
+    def bits_f32(typingctx, x):
+        if x != numba.types.int32:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.FloatType())
+        return numba.types.float32(x), codegen
+
+    @intrinsic
+    def sqrt(typingctx, x):
+        # llvm.sqrt (sqrtps): math.sqrt becomes a libm call kept for errno, which stops vectorisation
+        if not isinstance(x, numba.types.Float):
+            return None
+
+        def codegen(context, builder, signature, args):
+            fn = builder.module.declare_intrinsic("llvm.sqrt", [args[0].type])
+            return builder.call(fn, args)
+        return x(x), codegen
+
     g = globals()
-    g["_fma"] = fma
+    g["_fma"], g["_f32_bits"], g["_bits_f32"], g["_sqrt"] = fma, f32_bits, bits_f32, sqrt
     for name in _JIT_NAMES:
         _jitted[name] = numba.njit(cache=True, nogil=True)(g[name])
 
 
-def _fma(a, b, c):  # replaced by an LLVM intrinsic before anything is compiled
+def _fma(a, b, c):  # replaced by LLVM intrinsics before anything is compiled
     raise RuntimeError("numba kernels are not set up")
+
+
+_f32_bits = _bits_f32 = _sqrt = _fma
 
 
 # --------------------------------------------------------------------------------------------------
@@ -130,30 +166,41 @@ PROFILE = _detect_profile()
 # --------------------------------------------------------------------------------------------------
 
 def _mt_fill(mt, pos, out):
-    """Draw ``len(out)`` tempered 32-bit words. ``pos`` = [left, next] as in at::mt19937."""
+    """Fill ``out`` with tempered 32-bit words. ``pos`` = [left, next] as in at::mt19937.
+
+    at::mt19937 draws one word per call and regenerates the state when ``--left`` reaches 0; here the
+    ``left - 1`` words still due from the current state are tempered in one run, and the state is
+    regenerated in three runs without index wrap-around, so the loops vectorise.
+    """
     left = pos[0]
     nxt = pos[1]
-    for i in range(out.shape[0]):
-        left -= 1
-        if left == 0:
-            for k in range(N):
-                u = np.int64(mt[k])
-                v = np.int64(mt[k + 1]) if k + 1 < N else np.int64(mt[0])
-                y = (u & 0x80000000) | (v & 0x7FFFFFFF)
-                w = np.int64(mt[k + M]) if k + M < N else np.int64(mt[k + M - N])
-                w ^= y >> 1
-                if v & 1:
-                    w ^= 0x9908B0DF
-                mt[k] = np.uint32(w)
-            left = N
+    i = 0
+    while i < out.shape[0]:
+        if left == 1:
+            for k in range(N - M):
+                y = (np.int64(mt[k]) & 0x80000000) | (np.int64(mt[k + 1]) & 0x7FFFFFFF)
+                mt[k] = np.uint32(np.int64(mt[k + M]) ^ (y >> 1) ^ ((np.int64(mt[k + 1]) & 1) * 0x9908B0DF))
+            for k in range(N - M, N - 1):
+                y = (np.int64(mt[k]) & 0x80000000) | (np.int64(mt[k + 1]) & 0x7FFFFFFF)
+                mt[k] = np.uint32(np.int64(mt[k + M - N]) ^ (y >> 1) ^ ((np.int64(mt[k + 1]) & 1) * 0x9908B0DF))
+            y = (np.int64(mt[N - 1]) & 0x80000000) | (np.int64(mt[0]) & 0x7FFFFFFF)
+            mt[N - 1] = np.uint32(np.int64(mt[M - 1]) ^ (y >> 1) ^ ((np.int64(mt[0]) & 1) * 0x9908B0DF))
+            left = N + 1
             nxt = 0
-        y = np.int64(mt[nxt])
-        nxt += 1
-        y ^= y >> 11
-        y ^= (y << 7) & 0x9D2C5680
-        y ^= (y << 15) & 0xEFC60000
-        y ^= y >> 18
-        out[i] = np.uint32(y)
+        k = min(left - 1, out.shape[0] - i)
+        # slices indexed from 0: LLVM sees non-negative consecutive indices (no wrap-around selects)
+        words = mt[nxt:nxt + k]
+        dst = out[i:i + k]
+        for j in range(k):
+            y = np.int64(words[j])
+            y ^= y >> 11
+            y ^= (y << 7) & 0x9D2C5680
+            y ^= (y << 15) & 0xEFC60000
+            y ^= y >> 18
+            dst[j] = np.uint32(y)
+        nxt += k
+        left -= k
+        i += k
     pos[0] = left
     pos[1] = nxt
 
@@ -336,50 +383,98 @@ def _uniform_f64_units(r64):
     return (r64 & np.uint64((1 << 53) - 1)).astype(np.float64) * _F64_DIV
 
 
-def _uniform_affine(x, scale, shift, out, fused):
-    # x * (to - from) + from, contracted to one FMA by GCC in ATen's FMA-capable builds.
-    if fused:
-        for i in range(x.shape[0]):
-            out[i] = _fma(x[i], scale, shift)
-    else:
-        for i in range(x.shape[0]):
-            out[i] = x[i] * scale + shift
+def _units_f32(words, out, scale, shift, affine, fused, to, frm):
+    """``out`` = uniform_real<float>(random(), 0, 1) of ``words`` (low 24 bits / 2^24), then
+    ``x * scale + shift`` (one FMA in ``fused`` builds) when ``affine``; a value equal to ``to`` becomes ``frm``."""
+    for j in range(out.shape[0]):
+        x = np.float32(np.int32(words[j] & 0xFFFFFF)) * _F32_DIV
+        if affine:
+            x = _fma(x, scale, shift) if fused else x * scale + shift
+        out[j] = frm if x == to else x
+
+
+def _units_f64(words, out, scale, shift, affine, fused, to, frm):
+    """As :func:`_units_f32` in double: uniform_real<double>(random64(), 0, 1) from word pairs (first
+    word high), low 53 bits / 2^53."""
+    for j in range(out.shape[0]):
+        r = ((np.int64(words[2 * j]) & 0x1FFFFF) << 32) | np.int64(words[2 * j + 1])
+        x = np.float64(r) * _F64_DIV
+        if affine:
+            x = _fma(x, scale, shift) if fused else x * scale + shift
+        out[j] = frm if x == to else x
+
+
+# Bulk fills go a chunk at a time: draw the chunk's words, convert them, transform the values, while words
+# and values are in cache; no temporary the size of the output is made.
+_CHUNK = 1 << 15       # values per chunk; a multiple of 16, so chunks never split a Box-Muller block
+
+
+def _fill_units(eng, out, scale, shift, affine=True, to=np.nan, frm=0.0, then=None, then_args=()):
+    """Fill the float32 or float64 array ``out`` as :func:`_units_f32` / :func:`_units_f64` do (in draw
+    order), calling ``then(block, *then_args)`` on the whole 16-blocks of each chunk once it is filled."""
+    wide = out.dtype == np.float64
+    per = 2 if wide else 1
+    fill = _kernel("_mt_fill")
+    units = _kernel("_units_f64" if wide else "_units_f32")
+    fused = PROFILE["fused"]
+    cast = out.dtype.type
+    scale, shift, to, frm = cast(scale), cast(shift), cast(to), cast(frm)
+    buf = np.empty(per * min(out.shape[0], _CHUNK), dtype=np.uint32)
+    for s in range(0, out.shape[0], _CHUNK):
+        chunk = out[s:s + _CHUNK]
+        words = buf[:per * chunk.shape[0]]
+        fill(eng.mt, eng.pos, words)
+        units(words, chunk, scale, shift, affine, fused, to, frm)
+        if then is not None:
+            then(chunk[:chunk.shape[0] - chunk.shape[0] % 16], *then_args)
 
 
 # --------------------------------------------------------------------------------------------------
 # uniform_ / rand
 # --------------------------------------------------------------------------------------------------
 
-def uniform(eng, n, kind, low=0.0, high=1.0):
-    """``n`` values of ``uniform_(low, high)`` for a floating dtype name; returns the storage array."""
+def _out_array(out, n, np_dtype):
+    if out is None:
+        return np.empty(n, dtype=np_dtype)
+    if out.shape != (n,) or out.dtype != np_dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a contiguous 1-D {np.dtype(np_dtype).name} array of {n} elements")
+    return out
+
+
+def _stored(values, out):
+    """``values``, or ``out`` (checked by :func:`_out_array`) holding a copy of them."""
+    if out is None:
+        return values
+    _out_array(out, values.shape[0], values.dtype)[...] = values
+    return out
+
+
+def uniform(eng, n, kind, low=0.0, high=1.0, out=None):
+    """``n`` values of ``uniform_(low, high)`` for a floating dtype name; returns the storage array.
+
+    ``out``: a contiguous 1-D storage array of ``n`` elements to fill instead of a new one.
+    """
     n = int(n)
     if kind == "float64":
-        x = _uniform_f64_units(eng.random64(n))
         lo, hi = float(low), float(high)
-        if lo == 0.0 and hi == 1.0:
-            v = x
-        else:
-            v = np.empty_like(x)
-            if n:
-                _kernel("_uniform_affine")(x, hi - lo, lo, v, PROFILE["fused"])
-        # value == to -> from
-        if n and hi != lo:
-            v[v == hi] = lo
+        v = _out_array(out, n, np.float64)
+        _fill_units(eng, v, hi - lo, lo, not (lo == 0.0 and hi == 1.0), hi, lo)
         return v
-    x = _uniform_f32_units(eng.random(n))
     lo32, hi32 = np.float32(low), np.float32(high)
-    if lo32 == 0 and hi32 == 1:
-        v = x
-    else:
-        v = np.empty_like(x)
-        if n:
-            _kernel("_uniform_affine")(x, np.float32(hi32 - lo32), lo32, v, PROFILE["fused"])
-    out = _from_float32(v, kind)
+    affine = not (lo32 == 0 and hi32 == 1)
+    if kind == "float32":
+        v = _out_array(out, n, np.float32)
+        _fill_units(eng, v, hi32 - lo32, lo32, affine, hi32, lo32)
+        return v
+    # half / bfloat16: the `to` -> `from` check compares stored values, after rounding
+    v = np.empty(n, dtype=np.float32)
+    _fill_units(eng, v, hi32 - lo32, lo32, affine)
+    v = _from_float32(v, kind)
     to_s = _from_float64(np.array([float(high)]), kind)[0]
     from_s = _from_float64(np.array([float(low)]), kind)[0]
     if n:
-        out[out == to_s] = from_s      # a value rounded up to `to` becomes `from`
-    return out
+        v[v == to_s] = from_s      # a value rounded up to `to` becomes `from`
+    return _stored(v, out)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -480,24 +575,20 @@ def _bm16_f32(data, mean, std):
 
     Lane j pairs u1 = 1 - data[j] (radius) with u2 = data[j + 8] (angle). log and sincos are the
     cephes-style polynomials of avx_mathfun.h evaluated in float32; the ``_fma`` calls sit where GCC
-    contracts ``mul`` + ``add`` of those intrinsics (-mfma, -ffp-contract=fast).
+    contracts ``mul`` + ``add`` of those intrinsics (-mfma, -ffp-contract=fast). The 8 lanes compile
+    to AVX2 vectors, as in ATen (bit casts in registers, llvm.sqrt, indices LLVM sees as consecutive).
     """
-    fbuf = np.empty(1, dtype=np.float32)
-    ibuf = fbuf.view(np.int32)
-    nblocks = data.shape[0] // 16
-    for b in range(nblocks):
-        base = b * 16
+    for block in range(data.shape[0] // 16):
+        base = 16 * block
         for j in range(8):
             # ---- log256_ps(1 - u) ----
             x = _ONE - data[base + j]
             invalid = x <= _ZERO_F
             if x < _MIN_NORM:
                 x = _MIN_NORM
-            fbuf[0] = x
-            bits = ibuf[0]
+            bits = _f32_bits(x)
             imm0 = (bits >> 23) & 0x1FF
-            ibuf[0] = (bits & ~0x7F800000) | 0x3F000000
-            x = fbuf[0]
+            x = _bits_f32(np.int32((bits & ~0x7F800000) | 0x3F000000))
             e = np.float32(imm0 - 127)
             e = e + _ONE
             if x < _SQRTHF:
@@ -525,13 +616,12 @@ def _bm16_f32(data, mean, std):
             x = _fma(e, _LQ2, x)
             if invalid:
                 x = np.float32(np.nan)
-            radius = math.sqrt(_MINUS_TWO_F * x)
+            radius = _sqrt(_MINUS_TWO_F * x)
             # ---- sincos256_ps(2*pi*u2) ----
             theta = _TWO_PI_F * data[base + j + 8]
-            fbuf[0] = theta
-            sign_sin = ibuf[0] & np.int32(-2147483648)
-            ibuf[0] = ibuf[0] & 0x7FFFFFFF
-            xa = fbuf[0]
+            tbits = _f32_bits(theta)
+            sign_sin = tbits & np.int32(-2147483648)
+            xa = _bits_f32(np.int32(tbits & 0x7FFFFFFF))
             yq = xa * _FOPI
             imm2 = np.int32(yq) if yq < 2147483648.0 else np.int32(-2147483648)
             imm2 = (imm2 + 1) & ~1
@@ -561,12 +651,8 @@ def _bm16_f32(data, mean, std):
                 ysin1 = yc
             ys = ys - ysin2
             yc = yc - ysin1
-            fbuf[0] = ysin1 + ysin2
-            ibuf[0] = ibuf[0] ^ sign_sin
-            sin_t = fbuf[0]
-            fbuf[0] = yc + ys
-            ibuf[0] = ibuf[0] ^ sign_cos
-            cos_t = fbuf[0]
+            sin_t = _bits_f32(np.int32(_f32_bits(ysin1 + ysin2) ^ sign_sin))
+            cos_t = _bits_f32(np.int32(_f32_bits(yc + ys) ^ sign_cos))
             n1 = radius * cos_t
             n2 = radius * sin_t
             data[base + j] = _fma(n1, std, mean)
@@ -575,9 +661,8 @@ def _bm16_f32(data, mean, std):
 
 def _bm16_f32_generic(data, mean, std):
     """In-place Box-Muller on blocks of 16 float32 values: the generic NormalFill16<float> (no AVX2)."""
-    nblocks = data.shape[0] // 16
-    for b in range(nblocks):
-        base = b * 16
+    for block in range(data.shape[0] // 16):
+        base = 16 * block
         for j in range(8):
             u1 = _ONE - data[base + j]
             u2 = data[base + j + 8]
@@ -589,9 +674,8 @@ def _bm16_f32_generic(data, mean, std):
 
 def _bm16_f64(data, mean, std):
     """In-place Box-Muller on blocks of 16 doubles: NormalFill16<double> (scalar libm)."""
-    nblocks = data.shape[0] // 16
-    for b in range(nblocks):
-        base = b * 16
+    for block in range(data.shape[0] // 16):
+        base = 16 * block
         for j in range(8):
             u1 = 1.0 - data[base + j]
             u2 = data[base + j + 8]
@@ -620,50 +704,40 @@ def _normal_scalar(u, out, mean, std, cache, fused):
         out[k] = _fma(val, std, mean) if fused else val * std + mean
 
 
-def normal(eng, n, kind, mean=0.0, std=1.0, contiguous=True):
-    """``n`` values of ``normal_(mean, std)`` for a floating dtype name (storage array, fill order)."""
+def normal(eng, n, kind, mean=0.0, std=1.0, contiguous=True, out=None):
+    """``n`` values of ``normal_(mean, std)`` for a floating dtype name (storage array, fill order).
+
+    ``out``: a contiguous 1-D storage array of ``n`` elements to fill instead of a new one.
+    """
     n = int(n)
     mean = float(mean)
     std = float(std)
     if n >= 16 and contiguous:
+        # NormalFill16: uniforms for every element (half / bfloat16: for the whole 16-blocks only, they
+        # go 16 at a time through a float32 buffer), Box-Muller on each whole block, then, when n is not
+        # a multiple of 16, 16 fresh uniforms transformed into the last 16 places. Blocks are independent,
+        # so transforming each chunk as soon as it is drawn gives ATen's values.
         if kind == "float64":
-            data = _uniform_f64_units(eng.random64(n))
-            bm = _kernel("_bm16_f64")
-            bm(data, mean, std)
-            if n % 16:
-                tail = _uniform_f64_units(eng.random64(16))
-                bm(tail, mean, std)
-                data[n - 16:] = tail
-            return data
-        m32, s32 = np.float32(mean), np.float32(std)
-        bm = _kernel("_bm16_f32" if PROFILE["avx2_normal"] else "_bm16_f32_generic")
-        if kind == "float32":
-            # uniforms for every element go straight into the output, then the blocks are transformed
-            data = _uniform_f32_units(eng.random(n))
-            bm(data, m32, s32)
-            if n % 16:
-                tail = _uniform_f32_units(eng.random(16))
-                bm(tail, m32, s32)
-                data[n - 16:] = tail
-            return data
-        # half / bfloat16: 16 uniforms at a time in a float32 buffer, so only whole blocks are drawn
-        # before the last 16 are re-drawn
-        nfull = n - n % 16
-        data = _uniform_f32_units(eng.random(nfull))
-        bm(data, m32, s32)
+            data = _out_array(out, n, np.float64)
+            bm, args, ndraw = _kernel("_bm16_f64"), (mean, std), n
+        else:
+            data = _out_array(out, n, np.float32) if kind == "float32" else np.empty(n, dtype=np.float32)
+            bm = _kernel("_bm16_f32" if PROFILE["avx2_normal"] else "_bm16_f32_generic")
+            args, ndraw = (np.float32(mean), np.float32(std)), n if kind == "float32" else n - n % 16
+        _fill_units(eng, data[:ndraw], 1.0, 0.0, False, then=bm, then_args=args)
         if n % 16:
-            tail = _uniform_f32_units(eng.random(16))
-            bm(tail, m32, s32)
-            data = np.concatenate([data[:n - 16], tail])
-        return _from_float32(data, kind)
+            _fill_units(eng, data[n - 16:], 1.0, 0.0, False, then=bm, then_args=args)
+        if kind in ("float32", "float64"):
+            return data
+        return _stored(_from_float32(data, kind), out)
     # scalar path: double Box-Muller, one cached sample
     need = n - (1 if eng.normal_cache[0] != 0.0 else 0)
     pairs = (max(need, 0) + 1) // 2
     u = _uniform_f64_units(eng.random64(2 * pairs))
-    out = np.empty(n, dtype=np.float64)
+    z = np.empty(n, dtype=np.float64)
     if n:
-        _kernel("_normal_scalar")(u, out, mean, std, eng.normal_cache, PROFILE["fused"])
-    return _from_float64(out, kind)
+        _kernel("_normal_scalar")(u, z, mean, std, eng.normal_cache, PROFILE["fused"])
+    return _stored(_from_float64(z, kind), out)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -118,6 +118,7 @@ def test_long_flat_loop_is_chunked_and_parallel(monkeypatch):
     a, b, c = (rng.uniform(-1, 1, 40_001).astype(np.float32) for _ in range(3))
     _check_layout(a, b, c)  # serial, more than one chunk
     monkeypatch.setattr(fused, "PARALLEL_MIN", 1000)
+    monkeypatch.setattr(fused, "_threads", lambda: 2)  # parallel code even where Numba runs one thread
     _check_layout(a, b, c)
     _check_layout(a[:40_000].reshape(200, 200), b[:200], c[:200, None])  # parallel over rows
 
@@ -137,7 +138,7 @@ def test_out_buffers():
         fused_elementwise(a, b, c, program=ADD_MUL_EXP, out=out[0])
 
 
-def test_gemm_epilogue_runs_in_place_on_the_product(monkeypatch):
+def test_gemm_epilogue_runs_on_the_product(monkeypatch):
     products = []
     linear = KERNELS["linear"]
     monkeypatch.setitem(KERNELS, "linear", lambda *a: products.append(linear(*a)) or products[-1])
@@ -147,9 +148,19 @@ def test_gemm_epilogue_runs_in_place_on_the_product(monkeypatch):
     program = (("float32", "float32"), (("add", (0, 1), (), "float32"), ("relu", (2,), (), "float32")), (3,))
     got = fused_elementwise(x, w, bias, program=program, prologue=("linear", (), 2))
     np.testing.assert_allclose(got, np.maximum(x @ w.T + bias, 0), rtol=1e-5, atol=1e-6)
-    assert np.shares_memory(got, products[0])  # the product's buffer holds the result: no second allocation
+    # a loop writing over its own input would not vectorise: the result gets its own buffer
+    assert len(products) == 1 and not np.shares_memory(got, products[0])
     total = fused_elementwise(x, bias[:1], program=program, prologue=("sum", (("dims", (1,)), ("keepdim", True)), 1))
     np.testing.assert_allclose(total, np.maximum(x.sum(1, keepdims=True) + bias[:1], 0), rtol=1e-5)
+
+
+def test_out_buffer_that_is_an_input():
+    x = np.linspace(-3, 3, 4096, dtype=np.float32)
+    program = (("float32",), (("gelu", (0,), ("none",), "float32"),), (1,))
+    want = fused_elementwise(x, program=program)
+    buf = x.copy()
+    assert fused_elementwise(buf, program=program, out=buf) is buf
+    np.testing.assert_array_equal(buf, want)
 
 
 def test_wrong_input_count_is_refused():
@@ -221,3 +232,76 @@ def test_cuda_source_of_every_op_is_balanced():
         body = kernel_source(program)[2]
         assert body.count("(") == body.count(")"), name
         assert body.rstrip().endswith(f"o0 = v{len(args)};"), name
+
+
+# ----- the vectorised float32 erf (and the exp it uses) ---------------------------------------------
+def _float32_erf_reference(x):
+    import math
+    return np.array([math.erf(v) for v in x.astype(np.float64)]).astype(np.float32)
+
+
+def _ulps(a, b):
+    return np.abs(a.view(np.int32).astype(np.int64) - b.view(np.int32).astype(np.int64))
+
+
+def test_float32_erf_is_the_rounded_libm_value_over_a_dense_range():
+    # every 1024th float32 in [0, 4.5] and a dense grid (both signs) plus the branch edges: at most 1 ulp from float64 libm
+    # rounded to float32, and equal to it for all but a few (rounding ties of the 1e-12 approximation)
+    positive = np.concatenate([np.arange(0, np.float32(4.5).view(np.int32), 1024, dtype=np.int32).view(np.float32),
+                               np.linspace(0, 4.5, 500_001, dtype=np.float32)])
+    edges = np.array([1.6, 3.92, 3.9192064, 3.9192054, 1e-30, 1e-45], np.float32)
+    edges = np.concatenate([edges, np.nextafter(edges, np.float32(0)), np.nextafter(edges, np.float32(9))])
+    x = np.concatenate([positive, -positive, edges, -edges])
+    got = fused_elementwise(x, program=(("float32",), (("erf", (0,), (), "float32"),), (1,)))
+    ref = _float32_erf_reference(x)
+    assert _ulps(got, ref).max() <= 1
+    assert (got == ref).mean() > 0.99999
+    assert np.array_equal(np.signbit(got), np.signbit(ref))  # -0.0 stays -0.0
+
+
+def test_float32_erf_special_values():
+    x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 3e38, -3e38, 4.0, 10.0], np.float32)
+    got = fused_elementwise(x, program=(("float32",), (("erf", (0,), (), "float32"),), (1,)))
+    assert np.isnan(got[0])
+    np.testing.assert_array_equal(got[1:], [1, -1, 0, -0.0, 1, -1, 1, 1])
+    assert np.signbit(got[4]) and not np.signbit(got[3])
+
+
+def test_float32_gelu_backward_exp_tails():
+    # exp(-x*x/2) from the vectorised exp: 0 far out (no overflow, no NaN); NaN and +-inf give NaN, as torch
+    x = np.array([-1e30, -60.0, -20.0, -5.0, 0.5, 20.0, 1e30, np.nan, np.inf, -np.inf], np.float32)
+    g = np.ones_like(x)
+    program = (("float32", "float32"), (("gelu_backward", (0, 1), ("none",), "float32"),), (2,))
+    got = fused_elementwise(g, x, program=program)
+    want = KERNELS["gelu_backward"](g, x, approximate="none")  # eager float32: numpy's exp, the same erf
+    np.testing.assert_allclose(got[:7], want[:7], rtol=1e-6, atol=1e-30)
+    np.testing.assert_array_equal(got[:3], 0)
+    assert np.isnan(got[7:]).all()
+
+
+def test_eager_float32_erf_and_gelu_use_the_same_bits_as_fused_programs():
+    from kernels.cpu import activation
+    x = np.random.default_rng(3).standard_normal((64, 33)).astype(np.float32) * 3
+    fused_gelu = fused_elementwise(x, program=(("float32",), (("gelu", (0,), ("none",), "float32"),), (1,)))
+    np.testing.assert_array_equal(KERNELS["gelu"](x, approximate="none"), fused_gelu)
+    half = x.astype(np.float16)
+    np.testing.assert_array_equal(activation.erf(half), activation.erf(half.astype(np.float32)).astype(np.float16))
+    assert activation.erf(half).dtype == np.float16
+
+
+@pytest.mark.parametrize("name", ["exp", "sigmoid", "silu", "gelu"])
+def test_float32_exp_based_ops_over_the_whole_range(name):
+    # the vectorised exp: numpy's float32 results to 5e-7 over [-120, 100] (exp itself to 2 ulp), overflow to
+    # inf, underflow to 0, NaN kept
+    x = np.concatenate([np.linspace(-120, 100, 200_001, dtype=np.float32),
+                        np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 88.72, 88.73, -103.9, -104.0], np.float32)])
+    attrs = {"approximate": "tanh"} if name == "gelu" else {}
+    params = tuple(attrs.values())
+    got = fused_elementwise(x, program=(("float32",), ((name, (0,), params, "float32"),), (1,)))
+    with np.errstate(all="ignore"):
+        want = KERNELS[name](x, **attrs) if name != "exp" else np.exp(x)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=5e-7, atol=1e-37)
+    if name == "exp":
+        finite = ~np.isnan(want)
+        assert _ulps(got[finite], want[finite]).max() <= 2

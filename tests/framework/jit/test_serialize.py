@@ -65,15 +65,3 @@ def test_truncated_and_corrupted_files_are_refused(saved, tmp_path):
         framework.jit.load(other)
 
 
-def test_training_step_refuses_to_save(tmp_path):
-    p = nn.Parameter(framework.ones(2))
-    opt = framework.optim.SGD([p], lr=0.1)
-
-    def step(x):
-        opt.zero_grad()
-        (p * x).sum().backward()
-        opt.step()
-
-    traced = framework.jit.trace(step, (framework.ones(2),))
-    with pytest.raises(NotImplementedError, match="training step"):
-        traced.save(tmp_path / "step.graph")
