@@ -28,3 +28,9 @@ def jit(fn=None, **options):
     if fn is None:
         return lambda f: _LazyJit(f, options)
     return _LazyJit(fn, options)
+
+
+def num_threads():
+    """Numba's thread count (``NUMBA_NUM_THREADS``): a parallel loop on one thread only adds the pool's overhead."""
+    import numba
+    return numba.get_num_threads()

@@ -89,17 +89,30 @@ def _gelu(x, approximate):
 
 def gelu_derivative(x, approximate):
     """d gelu(x) / dx."""
-    half, one = _t(x, 0.5), _t(x, 1)
     if approximate == "tanh":
+        one = _t(x, 1)
         k, c = _t(x, _SQRT_2_OVER_PI), _t(x, 0.044715)
         s = _sigmoid(_t(x, 2) * k * (x + c * x * x * x))  # (1 + tanh(u)) / 2, and 1 - tanh(u)^2 == 4 s (1 - s)
         return s + _t(x, 2) * x * s * (one - s) * k * (one + _t(x, 3) * c * x * x)
-    cdf = half * (one + erf(x * _t(x, _SQRT_HALF)))
-    return cdf + x * np.exp(-half * x * x) * _t(x, _INV_SQRT_2PI)
+    return _gelu_derivative_from_cdf(x, gelu_cdf(x))
+
+
+def gelu_cdf(x):
+    """Phi(x), the standard normal CDF: exact GELU is x * Phi(x)."""
+    return _t(x, 0.5) * (_t(x, 1) + erf(x * _t(x, _SQRT_HALF)))
+
+
+def _gelu_derivative_from_cdf(x, cdf):
+    return cdf + x * np.exp(_t(x, -0.5) * x * x) * _t(x, _INV_SQRT_2PI)
 
 
 def _gelu_backward(g, x, approximate):
     return g * gelu_derivative(x, approximate)
+
+
+def _gelu_backward_from_cdf(g, x, cdf):
+    # exact GELU's backward given the Phi(x) its forward computed (graph mode shares it)
+    return g * _gelu_derivative_from_cdf(x, cdf)
 
 
 def _threshold(x, threshold, value):
@@ -126,6 +139,7 @@ def _hardshrink(x, lambd):
 KERNELS = {
     "relu": _relu, "hardtanh": _hardtanh, "leaky_relu": _leaky_relu, "elu": _elu, "softplus": _softplus,
     "logsigmoid": _logsigmoid, "silu": _silu, "mish": _mish, "gelu": _gelu, "gelu_backward": _gelu_backward,
+    "gelu_cdf": gelu_cdf, "gelu_backward_from_cdf": _gelu_backward_from_cdf,
     "threshold": _threshold, "hardsigmoid": _hardsigmoid, "hardswish": _hardswish, "softshrink": _softshrink,
     "hardshrink": _hardshrink,
 }

@@ -20,6 +20,8 @@ import sys
 
 import numpy as np
 
+from ._numba import num_threads
+
 __all__ = ["SCALAR_OPS", "fused_elementwise", "source_for", "cache_dir", "PARALLEL_MIN"]
 
 PARALLEL_MIN = 200_000
@@ -202,6 +204,22 @@ def _gelu(r, a, p, T):
             + [f"{r} = {T}({T}(0.5) * {x} * ({T}(1) + {r}_r))"])
 
 
+def _gelu_cdf(r, a, p, T):
+    # Phi(x) as exact-GELU's forward and backward both round it: x * Phi(x) equals _gelu's bits (0.5 * y is exact)
+    return (_erf_lines(f"{r}_r", f"{T}({a[0]} * {T}({math.sqrt(0.5)!r}))", T)
+            + [f"{r} = {T}({T}(0.5) * ({T}(1) + {r}_r))"])
+
+
+def _gelu_grad_from_cdf(r, g, x, cdf, T):
+    return (_exp_lines(f"{r}_e", f"{T}(-{T}(0.5) * {x} * {x})", T)
+            + [f"{r}_d = {T}({cdf} + {x} * {r}_e * {T}({1.0 / math.sqrt(2.0 * math.pi)!r}))",
+               f"{r} = {T}({g} * {r}_d)"])
+
+
+def _gelu_backward_from_cdf(r, a, p, T):
+    return _gelu_grad_from_cdf(r, a[0], a[1], a[2], T)
+
+
 def _gelu_backward(r, a, p, T):
     g, x = a
     if p[0] == "tanh":
@@ -212,11 +230,7 @@ def _gelu_backward(r, a, p, T):
                 + [f"{r}_d = {T}({r}_s + {T}(2) * {x} * {r}_s * ({T}(1) - {r}_s) * {k} * "
                    f"({T}(1) + {T}(3) * {c} * {x} * {x}))",
                    f"{r} = {T}({g} * {r}_d)"])
-    return (_erf_lines(f"{r}_r", f"{T}({x} * {T}({math.sqrt(0.5)!r}))", T)
-            + _exp_lines(f"{r}_e", f"{T}(-{T}(0.5) * {x} * {x})", T)
-            + [f"{r}_c = {T}({T}(0.5) * ({T}(1) + {r}_r))",
-               f"{r}_d = {T}({r}_c + {x} * {r}_e * {T}({1.0 / math.sqrt(2.0 * math.pi)!r}))",
-               f"{r} = {T}({g} * {r}_d)"])
+    return _gelu_cdf(f"{r}_c", (x,), (), T) + _gelu_grad_from_cdf(r, g, x, f"{r}_c", T)
 
 
 def _elu(r, a, p, T):
@@ -356,6 +370,7 @@ SCALAR_OPS = {
     "softplus": ScalarOp(1, _softplus, ("beta", "threshold")), "logsigmoid": ScalarOp(1, _logsigmoid),
     "silu": ScalarOp(1, _silu), "mish": ScalarOp(1, _mish), "gelu": ScalarOp(1, _gelu, ("approximate",)),
     "gelu_backward": ScalarOp(2, _gelu_backward, ("approximate",)),
+    "gelu_cdf": ScalarOp(1, _gelu_cdf), "gelu_backward_from_cdf": ScalarOp(3, _gelu_backward_from_cdf),
     "threshold": ScalarOp(1, _threshold, ("threshold", "value")), "hardsigmoid": ScalarOp(1, _hardsigmoid),
     "hardswish": ScalarOp(1, _hardswish), "softshrink": ScalarOp(1, _softshrink, ("lambd",)),
     "hardshrink": ScalarOp(1, _hardshrink, ("lambd",)),
@@ -601,12 +616,6 @@ def _flat(a, prep):
     return a.reshape(-1)
 
 
-def _threads():
-    # a parallel loop on one thread only adds the thread pool's overhead (~10%)
-    import numba
-    return numba.get_num_threads()
-
-
 def fused_elementwise(*arrays, program, prologue=None, out=None):
     """Run ``program`` elementwise over ``arrays`` broadcast together; return its output array(s).
 
@@ -643,7 +652,7 @@ def fused_elementwise(*arrays, program, prologue=None, out=None):
             buf = np.empty(shape, dt)
         results.append(buf)
     if size:
-        kernel = state.kernel(layout, size >= PARALLEL_MIN and _threads() > 1)
+        kernel = state.kernel(layout, size >= PARALLEL_MIN and num_threads() > 1)
         kernel(*[r.reshape(-1) for r in results], *[_flat(a, p) for a, p in zip(arrays, preps)], dims, strides)
     for buf, j in copies:
         np.copyto(buf, results[j])

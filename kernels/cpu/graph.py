@@ -1,8 +1,9 @@
 """Kernels that graph mode needs to replay what eager code does outside the op registry.
 
 ``copy_into`` is an in-place write (``copy_``, ``commit_inplace``), ``cast_to`` a dtype conversion,
-``mt_draw`` one draw of an MT19937 stream whose state arrays are its inputs (the draw advances them in place,
-exactly as the eager sampler does), ``call_absent`` calls a kernel with ``None`` at some positional
+``take_buffer`` a clone whose input buffer is dead (graph mode's copy elision), ``mt_draw`` one draw of an
+MT19937 stream whose state arrays are its inputs (the draw advances them in place, exactly as the eager
+sampler does), ``call_absent`` calls a kernel with ``None`` at some positional
 slots (optimizer updates take ``None`` for state a configuration does not use), and ``call_with_arrays`` calls
 a kernel whose attributes hold arrays that are values of the graph (the index arrays of an indexing key).
 """
@@ -35,6 +36,11 @@ def mt_draw(mt, pos, normal_cache, float_cache, *, method, args, shape):
     return np.asarray(getattr(mt19937, method)(engine, n, *args)).reshape(shape)
 
 
+def take_buffer(x):
+    """``x`` itself when row-major contiguous, else a row-major copy: a clone whose input nobody reads again."""
+    return x if x.flags.c_contiguous else x.copy(order="C")
+
+
 def call_absent(*arrays, target, absent, **attrs):
     """Call kernel ``target`` with ``arrays`` and ``None`` inserted at the positional indices ``absent``."""
     from . import KERNELS
@@ -63,4 +69,4 @@ def _put_at(obj, path, array):
 
 
 KERNELS = {"copy_into": copy_into, "cast_to": cast_to, "mt_draw": mt_draw, "call_absent": call_absent,
-           "call_with_arrays": call_with_arrays}
+           "call_with_arrays": call_with_arrays, "take_buffer": take_buffer}

@@ -95,8 +95,16 @@ def _gelu_backward(r, a, p, T):
                 + _stable_sigmoid(f"{r}_s", f"{r}_u", T)
                 + [f"{T} {r} = {g} * ({r}_s + ({T})2 * {x} * {r}_s * (({T})1 - {r}_s) * {k} * "
                    f"(({T})1 + ({T})3 * {c} * {x} * {x}));"])
-    return [f"{T} {r}_c = ({T})0.5 * (({T})1 + ({T})erf({x} * {_c(T, _SQRT_HALF)}));",
-            f"{T} {r} = {g} * ({r}_c + {x} * ({T})exp(-({T})0.5 * {x} * {x}) * {_c(T, _INV_SQRT_2PI)});"]
+    return _gelu_cdf(f"{r}_c", (x,), (), T) + _gelu_backward_from_cdf(r, (g, x, f"{r}_c"), (), T)
+
+
+def _gelu_cdf(r, a, p, T):
+    return [f"{T} {r} = ({T})0.5 * (({T})1 + ({T})erf({a[0]} * {_c(T, _SQRT_HALF)}));"]
+
+
+def _gelu_backward_from_cdf(r, a, p, T):
+    g, x, cdf = a
+    return [f"{T} {r} = {g} * ({cdf} + {x} * ({T})exp(-({T})0.5 * {x} * {x}) * {_c(T, _INV_SQRT_2PI)});"]
 
 
 def _elu(r, a, p, T):
@@ -206,6 +214,7 @@ SCALAR_OPS = {
     "where": _where, "lerp": _lerp,
     "relu": _relu, "hardtanh": _clamp, "leaky_relu": _leaky_relu, "elu": _elu, "softplus": _softplus,
     "logsigmoid": _logsigmoid, "silu": _silu, "mish": _mish, "gelu": _gelu, "gelu_backward": _gelu_backward,
+    "gelu_cdf": _gelu_cdf, "gelu_backward_from_cdf": _gelu_backward_from_cdf,
     "threshold": _threshold, "hardsigmoid": _hardsigmoid, "hardswish": _hardswish, "softshrink": _softshrink,
     "hardshrink": _hardshrink, "cast": _cast, "const": _const,
 }

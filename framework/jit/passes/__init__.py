@@ -1,8 +1,9 @@
 """The optimisation pipeline of graph mode: ``optimize(graph)`` rewrites a captured graph in place.
 
-Default order: constant folding, simplification, CSE, DCE, elementwise fusion (``fuse.py``, when present),
-DCE again, then memory planning. Each pass is a function ``pass(graph) -> stats dict`` that keeps the graph
-valid and never drops or reorders a node with effects; the pipeline checks both after every pass.
+Default order: constant folding, simplification, CSE, DCE, sharing GELU's Phi(x) between forward and backward,
+elementwise fusion (``fuse.py``, when present), DCE again, copy elision, then memory planning. Each pass is a
+function ``pass(graph) -> stats dict`` that keeps the graph valid and never drops or reorders a node with
+effects; the pipeline checks both after every pass.
 
 >>> report = optimize(graph)          # doctest: +SKIP
 >>> print(report)                     # op counts per pass, fusion groups, the memory plan
@@ -13,6 +14,8 @@ import time
 from .constant_fold import fold_constants
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
+from .elide_copies import elide_copies
+from .share_terms import share_forward_terms
 from .memory_plan import eager_peak_bytes, plan_memory
 from .simplify import simplify
 
@@ -23,9 +26,12 @@ PASSES = {
     "simplify": simplify,
     "cse": eliminate_common_subexpressions,
     "dce": eliminate_dead_code,
+    "share_terms": share_forward_terms,
+    "elide_copies": elide_copies,
     "memory_plan": plan_memory,
 }
-DEFAULT_PIPELINE = ("constant_fold", "simplify", "cse", "dce", "fuse", "dce", "memory_plan")
+DEFAULT_PIPELINE = ("constant_fold", "simplify", "cse", "dce", "share_terms", "fuse", "dce", "elide_copies",
+                    "memory_plan")
 
 
 def _fusion_pass():

@@ -24,7 +24,10 @@ STRIDE_SENSITIVE = frozenset({"view", "as_strided"})
 
 
 def is_view(node):
-    """True when ``node``'s outputs share memory with its first input (an op registered ``is_view``)."""
+    """True when ``node``'s outputs may share memory with its first input (an op registered ``is_view``, or
+    ``take_buffer``, which hands its input's buffer on)."""
+    if node.kernel == "take_buffer":
+        return True
     op = _registry.REGISTRY.get(node.op)
     return op is not None and op.is_view
 

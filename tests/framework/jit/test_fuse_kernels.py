@@ -118,7 +118,7 @@ def test_long_flat_loop_is_chunked_and_parallel(monkeypatch):
     a, b, c = (rng.uniform(-1, 1, 40_001).astype(np.float32) for _ in range(3))
     _check_layout(a, b, c)  # serial, more than one chunk
     monkeypatch.setattr(fused, "PARALLEL_MIN", 1000)
-    monkeypatch.setattr(fused, "_threads", lambda: 2)  # parallel code even where Numba runs one thread
+    monkeypatch.setattr(fused, "num_threads", lambda: 2)  # parallel code even where Numba runs one thread
     _check_layout(a, b, c)
     _check_layout(a[:40_000].reshape(200, 200), b[:200], c[:200, None])  # parallel over rows
 

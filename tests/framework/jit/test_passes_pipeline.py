@@ -39,7 +39,8 @@ def test_traced_function_matches_eager_after_the_pipeline():
 
 
 def test_default_pipeline_order_and_unknown_passes():
-    assert DEFAULT_PIPELINE == ("constant_fold", "simplify", "cse", "dce", "fuse", "dce", "memory_plan")
+    assert DEFAULT_PIPELINE == ("constant_fold", "simplify", "cse", "dce", "share_terms", "fuse", "dce",
+                                "elide_copies", "memory_plan")
     graph = _traced_graph(lambda x: x * 2, framework.ones(3))
     with pytest.raises(ValueError, match="unknown pass 'nope'"):
         optimize(graph, passes=("nope",))

@@ -63,11 +63,11 @@ def run(graph, example):
     return interpret(graph, [np.array(a, copy=True) for a in example])
 
 
-def assert_same(before, after, rtol=1e-6):
+def assert_same(before, after, rtol=1e-6, atol=0):
     assert len(before) == len(after)
     for a, b in zip(before, after):
         assert a.shape == b.shape and a.dtype == b.dtype
-        np.testing.assert_allclose(b, a, rtol=rtol, atol=0, equal_nan=True)
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=atol, equal_nan=True)
 
 
 # ----- random programs ---------------------------------------------------------------------------------
@@ -156,8 +156,10 @@ def test_pipeline_preserves_results_and_plan_runs(b):
     expected = run(b.graph, b.example)
     report = optimize(b.graph)
     assert report.nodes_after <= report.nodes_before
-    assert_same(expected, run(b.graph, b.example))
-    assert_same(expected, run_planned(b.graph, [np.array(a, copy=True) for a in b.example]))
+    # fused exp/sigmoid polynomials may differ from numpy's libm by an ulp, and a random program can cancel
+    # (1.0135 - 1 loses six digits): absolute slack at the scale of the inputs
+    assert_same(expected, run(b.graph, b.example), atol=1e-6)
+    assert_same(expected, run_planned(b.graph, [np.array(a, copy=True) for a in b.example]), atol=1e-6)
 
 
 @SETTINGS
