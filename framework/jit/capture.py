@@ -499,17 +499,28 @@ class OptimizerScalar:
 
     def __call__(self):
         if self.key == "step":
-            from ..optim._state import advance
-            return advance(self.optimizer.state[self.param]["step"])
-        return self.peek()
+            return _advance(self.optimizer.state[self.param]["step"])
+        value = self.group[self.key]
+        if self.index is not None:
+            value = value[self.index]
+        return value if type(value) is float else _optimizer_scalar(value)  # a replay reads ~6 per parameter
 
     def peek(self):
         """The value now: the steps taken so far, or the group option."""
-        from ..optim.optimizer import _to_scalar
         if self.key == "step":
             return float(self.optimizer.state[self.param]["step"]._data)
         value = self.group[self.key]
-        return _to_scalar(value if self.index is None else value[self.index])
+        return _optimizer_scalar(value if self.index is None else value[self.index])
+
+
+def _advance(step):
+    from ..optim._state import advance
+    return advance(step)
+
+
+def _optimizer_scalar(value):
+    from ..optim.optimizer import _to_scalar
+    return _to_scalar(value)
 
 
 def _optimizer_dynamic(optimizer, p, attrs):
