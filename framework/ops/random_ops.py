@@ -634,38 +634,33 @@ def _check_layout(layout):
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
          pin_memory=False, **kwargs):
     """Samples of U[0, 1) with the given size."""
-    shape = _size_from(size, kwargs.pop("size", None), "rand")
-    _no_extra(kwargs, "rand")
-    _check_layout(layout)
-    if out is not None:
-        _resize_out(out, shape, "rand")
-        return uniform_(out, 0.0, 1.0, generator=generator)
-    dtype = _resolve_dtype(dtype)
-    _check_float(dtype, "check_uniform_bounds")
-    if to_device(device).type == "cuda":
-        return _cuda_new(to_device(device), shape, dtype, requires_grad, "rng_uniform", 0.0, 1.0,
-                         generator=generator)
-    eng = _engine_of(generator)
-    array = _uniform_values(eng, _numel(shape), dtype, 0.0, 1.0).reshape(shape)
-    return _finish(array, dtype, device, requires_grad)
+    return _sampled("rand", size, kwargs, generator, out, dtype, layout, device, requires_grad,
+                    fill=uniform_, dtype_check="check_uniform_bounds", cuda_kernel="rng_uniform",
+                    host=lambda eng, n, dtype: _uniform_values(eng, n, dtype, 0.0, 1.0))
 
 
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
           pin_memory=False, **kwargs):
     """Samples of N(0, 1) with the given size."""
-    shape = _size_from(size, kwargs.pop("size", None), "randn")
-    _no_extra(kwargs, "randn")
+    return _sampled("randn", size, kwargs, generator, out, dtype, layout, device, requires_grad,
+                    fill=normal_, dtype_check="normal_kernel_cpu", cuda_kernel="rng_normal",
+                    host=lambda eng, n, dtype: _mt.normal(eng, n, dtype.name, 0.0, 1.0))
+
+
+def _sampled(op, size, kwargs, generator, out, dtype, layout, device, requires_grad, *, fill, dtype_check,
+             cuda_kernel, host):
+    """A new tensor of standard uniform or normal samples (``rand`` / ``randn``), or ``out`` filled in place."""
+    shape = _size_from(size, kwargs.pop("size", None), op)
+    _no_extra(kwargs, op)
     _check_layout(layout)
     if out is not None:
-        _resize_out(out, shape, "randn")
-        return normal_(out, 0.0, 1.0, generator=generator)
+        _resize_out(out, shape, op)
+        return fill(out, 0.0, 1.0, generator=generator)
     dtype = _resolve_dtype(dtype)
-    _check_float(dtype, "normal_kernel_cpu")
+    _check_float(dtype, dtype_check)
     if to_device(device).type == "cuda":
-        return _cuda_new(to_device(device), shape, dtype, requires_grad, "rng_normal", 0.0, 1.0,
-                         generator=generator)
-    eng = _engine_of(generator)
-    array = _mt.normal(eng, _numel(shape), dtype.name, 0.0, 1.0).reshape(shape)
+        return _cuda_new(to_device(device), shape, dtype, requires_grad, cuda_kernel, 0.0, 1.0, generator=generator)
+    array = host(_engine_of(generator), _numel(shape), dtype).reshape(shape)
     return _finish(array, dtype, device, requires_grad)
 
 
