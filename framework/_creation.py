@@ -5,7 +5,9 @@ import math
 import numpy as np
 
 from . import _dtype
+from ._backends import TABLES, array_module, float32_to_bfloat16
 from ._device import to_device
+from ._devices import resolve
 from ._tensor import Tensor
 from .ops._checks import shape_arg
 
@@ -24,11 +26,39 @@ def _storage_array(values, dtype):
     return np.asarray(values, dtype=dtype.np)
 
 
+def _host_full(shape, value, dtype):
+    # zeros come from calloc'd pages the OS maps lazily: much faster than writing a large buffer
+    if value == 0 and not math.copysign(1.0, value) < 0:
+        return np.zeros(shape, dtype)
+    return np.full(shape, value, dtype)
+
+
+# the allocation kernels of backends whose arrays live in host memory (cpu, npu)
+_HOST_ALLOCATION = {"alloc_full": _host_full, "alloc_arange": lambda n, dtype: np.arange(n, dtype=dtype),
+                    "alloc_eye": lambda n, m, dtype: np.eye(n, m, dtype=dtype)}
+
+
+def _target(device):
+    """The device a factory builds on, concrete (cuda with its index), after PyTorch's errors for an absent one."""
+    return resolve(to_device(device))
+
+
+def _allocate(device, kernel, *args):
+    """A new array made in ``device``'s memory by its backend's allocation ``kernel`` (numpy in host memory)."""
+    table = TABLES[device.type]
+    return (table.get(kernel) or _HOST_ALLOCATION[kernel])(*args)
+
+
+def _store(values, dtype):
+    """``values`` (an array on any device) stored the way ``dtype`` is stored, on the same device."""
+    if dtype is _dtype.bfloat16:
+        return float32_to_bfloat16(values.astype(np.float32))
+    return values.astype(dtype.np, copy=False)
+
+
 def _finish(array, dtype, device, requires_grad):
-    out = Tensor._wrap(array, dtype)
-    device = to_device(device)
-    if device.type != "cpu":
-        out = out.to(device)
+    """A tensor around ``array`` on ``device`` (a host array for a GPU is copied there)."""
+    out = Tensor._wrap(array, dtype, _target(device))
     if requires_grad:
         out.requires_grad_(True)
     return out
@@ -155,12 +185,11 @@ def _filled(size, value, dtype, device, requires_grad, name):
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(shape)}")
     dtype = _dtype.get_default_dtype() if dtype is None else _dtype.to_dtype(dtype)
-    if value == 0:
-        array = np.zeros(shape, dtype=dtype.np)
-    elif dtype is _dtype.bfloat16:
-        array = np.full(shape, _storage_array(value, dtype), dtype=np.uint16)
+    device = _target(device)
+    if dtype is _dtype.bfloat16:
+        array = _allocate(device, "alloc_full", shape, _storage_array(value, dtype).item(), np.uint16)
     else:
-        array = np.full(shape, value, dtype=dtype.np)
+        array = _allocate(device, "alloc_full", shape, value, dtype.np)
     return _finish(array, dtype, device, requires_grad)
 
 
@@ -245,12 +274,11 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
         dtype = _dtype.result_type(start, end, step)
     dtype = _dtype.to_dtype(dtype)
     n = math.ceil((end - start) / step)
+    device = _target(device)
     # PyTorch computes start + i * step in double (or int64), then casts
-    if dtype.is_floating_point or any(isinstance(v, builtins.float) for v in (start, end, step)):
-        values = start + np.arange(n, dtype=np.float64) * step
-    else:
-        values = start + np.arange(n, dtype=np.int64) * step
-    return _out_or(_finish(_storage_array(values, dtype), dtype, device, requires_grad), out)
+    wide = dtype.is_floating_point or any(isinstance(v, builtins.float) for v in (start, end, step))
+    values = start + _allocate(device, "alloc_arange", n, np.float64 if wide else np.int64) * step
+    return _out_or(_finish(_store(values, dtype), dtype, device, requires_grad), out)
 
 
 def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
@@ -259,8 +287,9 @@ def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=F
         start, end = 0, start
     n = int(math.floor((end - start) / step)) + 1
     dtype = _dtype.get_default_dtype() if dtype is None else _dtype.to_dtype(dtype)
-    values = start + np.arange(n, dtype=np.float64) * step
-    return _finish(_storage_array(values, dtype), dtype, device, requires_grad)
+    device = _target(device)
+    values = start + _allocate(device, "alloc_arange", n, np.float64) * step
+    return _finish(_store(values, dtype), dtype, device, requires_grad)
 
 
 def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
@@ -269,28 +298,31 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     if not isinstance(steps, builtins.int) or steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
     dtype = _dtype.get_default_dtype() if dtype is None else _dtype.to_dtype(dtype)
+    device = _target(device)
     if steps == 1:
-        values = np.array([start], dtype=np.float64)
+        values = _allocate(device, "alloc_full", (1,), start, np.float64)
     else:
         # PyTorch fills the first half from start and the second half from end (symmetric rounding)
         step = (end - start) / (steps - 1)
-        idx = np.arange(steps, dtype=np.float64)
+        idx = _allocate(device, "alloc_arange", steps, np.float64)
         half = steps // 2
-        values = np.where(idx < half, start + step * idx, end - step * (steps - 1 - idx))
-    if not dtype.is_floating_point:
-        values = np.trunc(values) if dtype is not _dtype.bool else values
-    return _out_or(_finish(_storage_array(values, dtype), dtype, device, requires_grad), out)
+        values = start + step * idx
+        values[half:] = end - step * (steps - 1 - idx[half:])
+    if not dtype.is_floating_point and dtype is not _dtype.bool:
+        values = array_module(values).trunc(values)
+    return _out_or(_finish(_store(values, dtype), dtype, device, requires_grad), out)
 
 
 def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None, device=None,
              requires_grad=False):
     """``base ** linspace(start, end, steps)``."""
     dtype = _dtype.get_default_dtype() if dtype is None else _dtype.to_dtype(dtype)
-    exps = linspace(start, end, steps, dtype=_dtype.float64)._data
-    values = np.power(float(base), exps)
+    device = _target(device)
+    exps = linspace(start, end, steps, dtype=_dtype.float64, device=device)._data
+    values = float(base) ** exps
     if not dtype.is_floating_point:
-        values = np.trunc(values)
-    return _out_or(_finish(_storage_array(values, dtype), dtype, device, requires_grad), out)
+        values = array_module(values).trunc(values)
+    return _out_or(_finish(_store(values, dtype), dtype, device, requires_grad), out)
 
 
 def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
@@ -298,8 +330,9 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
     if n < 0 or (m is not None and m < 0):
         raise RuntimeError(f"n must be greater or equal to 0, got {n if n < 0 else m}")
     dtype = _dtype.get_default_dtype() if dtype is None else _dtype.to_dtype(dtype)
-    values = np.eye(n, n if m is None else m)
-    return _out_or(_finish(_storage_array(values, dtype), dtype, device, requires_grad), out)
+    device = _target(device)
+    values = _allocate(device, "alloc_eye", n, n if m is None else m, np.float64)
+    return _out_or(_finish(_store(values, dtype), dtype, device, requires_grad), out)
 
 
 def complex(real, imag, *, out=None):

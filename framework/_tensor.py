@@ -371,6 +371,8 @@ class Tensor:
         if self._requires_grad and state.enabled and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                                "instead.")
+        if force and self._device.type != "cpu":
+            return self.detach().cpu().numpy(force=True)  # PyTorch: force=True copies to host memory
         if self._device.type != "cpu":
             raise TypeError(f"can't convert {self._device.type}:{self._device.index or 0} device type tensor to "
                             "numpy. Use Tensor.cpu() to copy the tensor to host memory first.")

@@ -1,4 +1,5 @@
 """Reduction kernels on raw arrays (numpy's pairwise sums; Numba where numpy has no fused form)."""
+import math
 import warnings
 
 import numpy as np
@@ -15,6 +16,27 @@ def _row_sums(rows, out):
         for j in range(rows.shape[1]):
             acc += rows[r, j]
         out[r] = acc
+
+
+@jit(fastmath=True)
+def _column_sums(rows, out):
+    # one pass down the rows with a float64 accumulator per column (a bias gradient's sum over the batch):
+    # numpy reduces a leading axis in several strided passes
+    acc = np.zeros(rows.shape[1], np.float64)
+    for r in range(rows.shape[0]):
+        for j in range(rows.shape[1]):
+            acc[j] += rows[r, j]
+    for j in range(rows.shape[1]):
+        out[j] = acc[j]
+
+
+def _leading_axes_rows(x, dims):
+    """``x`` as 2-D rows when the reduction is over its leading axes only (the column-sum path), else None."""
+    k = len(dims) if dims is not None else 0
+    if (0 < k < x.ndim and tuple(dims) == tuple(range(k)) and x.dtype.kind == "f" and x.dtype.itemsize >= 4
+            and x.flags.c_contiguous and x.size >= _ROWS_MIN_SIZE):
+        return x.reshape(-1, math.prod(x.shape[k:]))
+    return None
 
 
 def _last_axis_rows(x, dims):
@@ -34,6 +56,11 @@ def _sum(x, dims, keepdim, dtype=None):
         out = np.empty(rows.shape[0], dtype=x.dtype)
         _row_sums(rows, out)
         return out.reshape(x.shape[:-1] + ((1,) if keepdim else ()))
+    columns = _leading_axes_rows(x, dims) if dtype is None else None
+    if columns is not None:
+        out = np.empty(columns.shape[1], dtype=x.dtype)
+        _column_sums(columns, out)
+        return out.reshape((1,) * len(dims) + x.shape[len(dims):] if keepdim else x.shape[len(dims):])
     return np.sum(x, axis=dims, keepdims=keepdim, dtype=dtype)
 
 

@@ -27,6 +27,9 @@ def generic_loops(xp, special):
     def row_sums(rows, out):
         xp.sum(rows, axis=1, out=out)
 
+    def column_sums(rows, out):
+        xp.sum(rows, axis=0, out=out)
+
     def add_at(out, pos, values):
         xp.add.at(out, pos, values)
 
@@ -43,14 +46,15 @@ def generic_loops(xp, special):
                                     "_lgamma_loop": lgamma, "_digamma_loop": digamma,
                                     "_polygamma_loop": polygamma, "_erfinv_loop": ufunc(special.erfinv)},
         "kernels.cpu.activation": {"_erf_loop": erf},
-        "kernels.cpu.reduction": {"_row_sums": row_sums},
+        "kernels.cpu.reduction": {"_row_sums": row_sums, "_column_sums": column_sums},
         "kernels.cpu.indexing": {"_add_at": add_at},
         "kernels.cpu.pooling": {"_scatter_planes": scatter_planes},
     }
 
 
 def generic_kernels(xp):
-    """Kernels written once with ``xp`` that replace a CPU kernel whose numpy idiom has no fast device form."""
+    """Kernels written once with ``xp``: replacements for CPU kernels whose numpy idiom has no fast device form,
+    and the allocation kernels the factories (zeros, full, arange, eye, ...) call on backends with their own memory."""
 
     def index_put_add(g, indices, dim, size):
         # embedding's backward: the CPU kernel sorts and reduceat-sums; on a GPU one scatter-add is faster
@@ -61,4 +65,17 @@ def generic_kernels(xp):
         xp.add.at(out, indices.reshape(-1), g3)
         return xp.ascontiguousarray(out.transpose(1, 0, 2)).reshape(pre + (size,) + post)
 
-    return {"index_put_add": index_put_add}
+    def alloc_full(shape, value, dtype):
+        """A new array of ``shape`` holding ``value`` (the factories' allocation: made on the device, not copied)."""
+        return xp.full(shape, value, dtype)
+
+    def alloc_arange(n, dtype):
+        """0, 1, ..., n - 1 as a new array."""
+        return xp.arange(n, dtype=dtype)
+
+    def alloc_eye(n, m, dtype):
+        """A new n x m array with ones on the diagonal."""
+        return xp.eye(n, m, dtype=dtype)
+
+    return {"index_put_add": index_put_add, "alloc_full": alloc_full, "alloc_arange": alloc_arange,
+            "alloc_eye": alloc_eye}

@@ -6,10 +6,20 @@ Integer arguments travel as ``long long``; every kernel is a grid-stride loop ov
 """
 import numpy as np
 
-CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double", np.dtype(np.int8): "signed char",
+          np.dtype(np.uint8): "unsigned char", np.dtype(np.int16): "short", np.dtype(np.int32): "int",
+          np.dtype(np.int64): "long long"}
 _THREADS = 256
 _MAX_BLOCKS = 65535
 _modules = {}
+
+
+def array_module(array):
+    """numpy for a host array (the tests' emulator runs kernels on those), else CuPy."""
+    if isinstance(array, np.ndarray):
+        return np
+    import cupy
+    return cupy
 
 
 def typed_source(source, dtype):

@@ -35,7 +35,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     scores = framework.matmul(query, key.transpose(-2, -1)) * factor
     length, source = query.shape[-2], key.shape[-2]
     if is_causal:
-        attn_mask = framework.ones(length, source, dtype=framework.bool).tril()
+        attn_mask = framework.ones(length, source, dtype=framework.bool, device=query.device).tril()
     if attn_mask is not None:
         if attn_mask.dtype is framework.bool:
             scores = framework.where(attn_mask, scores, float("-inf"))

@@ -73,14 +73,14 @@ def test_cuda_kernel_table_covers_cpu_table():
     import kernels.cuda
     table = kernels.cuda.KERNELS
     assert set(cpu.KERNELS) <= set(table)
-    on_host = {name for name, k in table.items() if k.__name__.startswith("on_host")}
-    special = {name for name in cpu.KERNELS if name.startswith("special_")} - {
-        "special_entr", "special_xlog1py", "special_frexp", "special_normal_pdf"}
-    # the only kernels without a device path: Numba-only special functions, RNN layers, scatter_reduce
-    assert on_host == special | {"rnn_layer", "rnn_layer_backward", "scatter_reduce"}
+    # every kernel runs on the device: no host round trip is left (special functions, RNN layers and
+    # scatter_reduce have CUDA kernels in place of their Numba loops)
+    assert [name for name, k in table.items() if k.__name__.startswith("on_host")] == []
     assert table["softmax"].__module__ == "kernels.cuda.softmax"
     assert table["index_put_add"].__qualname__.startswith("generic_kernels")
-    assert not any(reaches_numba(k) for name, k in table.items() if name not in on_host)
+    assert not any(reaches_numba(k) for k in table.values())
+    cells = dict(zip(table["special_i0"].__code__.co_freevars, table["special_i0"].__closure__))
+    assert cells["loop"].cell_contents.__module__ == "kernels.cuda.special"
 
 
 def _numpy_attributes(fn, seen):
@@ -107,9 +107,8 @@ def test_numpy_names_the_device_kernels_use_exist_in_cupy():
     cupy = pytest.importorskip("cupy")
     import kernels.cuda
     seen, used = set(), set()
-    for name, kernel in kernels.cuda.KERNELS.items():
-        if not kernel.__name__.startswith("on_host"):
-            used |= _numpy_attributes(kernel, seen)
+    for kernel in kernels.cuda.KERNELS.values():
+        used |= _numpy_attributes(kernel, seen)
     assert len(used) > 50
     assert sorted(n for n in used if not hasattr(cupy, n)) == []
 

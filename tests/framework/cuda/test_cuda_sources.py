@@ -1,5 +1,8 @@
 """The CUDA C kernels without a GPU: they compile (NVRTC, else nvcc), and run on the host they equal the CPU kernels.
 
+Covered: conv / pooling / optimizer updates / softmax rows, the special functions on edge inputs, the LSTM /
+GRU layers forward and backward, and scatter_reduce over every reduction, dtype and include_self.
+
 The CPU kernels are re-bound to numpy with their Numba loops replaced by the CUDA kernels, launched through
 the host emulator of ``conftest.py``: the same wrappers and sources the GPU runs, checked against
 ``kernels.cpu`` on the geometries and options that matter (stride, padding, dilation, groups, flags).
@@ -11,15 +14,17 @@ import numpy as np
 import pytest
 
 import kernels.cpu as cpu
-from kernels.cuda import conv, explicit, optim, pooling, rng, softmax
+import kernels.cpu.special as cpu_special
+from kernels.cpu._numba import _LazyJit
+from kernels.cuda import conv, explicit, indexing, optim, pooling, recurrent, rng, softmax, special
 from kernels.cuda._loops import generic_loops
 from kernels.cuda._raw import typed_source
 from kernels.cuda._rebind import merge_loops, rebind
 
-special = pytest.importorskip("scipy.special")
+scipy_special = pytest.importorskip("scipy.special")
 
 SOURCES = {"conv": conv.SOURCE, "pooling": pooling.SOURCE, "optim": optim.SOURCE, "softmax": softmax.SOURCE,
-           "rng": rng.SOURCE}
+           "rng": rng.SOURCE, "special": special.SOURCE, "recurrent": recurrent.SOURCE, "indexing": indexing.SOURCE}
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
 
@@ -51,11 +56,11 @@ def test_sources_compile(name, dtype, tmp_path):
 def device_table(emulator):
     """The CUDA backend's re-bound CPU kernels on numpy, the CUDA loops running in the emulator."""
     patch = pytest.MonkeyPatch()
-    for module in (conv, pooling, optim):
+    for module in (conv, pooling, optim, special, recurrent, indexing):
         patch.setattr(module, "launch", emulator.launch)
     loops, _ = explicit()
     loops["kernels.cpu.optim"]["_UNUSED"] = {np.dtype(d): np.empty(0, d) for d in DTYPES}
-    twins, _ = rebind(np, merge_loops(loops, generic_loops(np, special), "generic"))
+    twins, _ = rebind(np, merge_loops(loops, generic_loops(np, scipy_special), "generic"))
     yield twins
     patch.undo()
 
@@ -188,3 +193,88 @@ def test_softmax_rows(emulator, dtype, log):
     want = cpu.KERNELS["log_softmax" if log else "softmax"](x, 1)
     np.testing.assert_allclose(out, want, **TOL[dtype])
     assert np.isnan(out[1]).all() and np.isnan(out[2]).all()
+
+
+EDGES = np.array([0.0, -0.0, 1e-300, 1e-20, 1e-5, 0.3, 0.5, -0.5, 0.999, 1 - 1e-12, 1.5, -1.0, -2.5, 7.0, -7.9, -8.1,
+                  16.9, 17.1, 25.0, -30.0, 29.9, 30.1, 59.0, 61.0, 100.0, 700.0, 1e5, np.nan, np.inf, -np.inf])
+# second arguments: zeta's q, igamma's x, the polynomials' degree (kept small: the recurrence runs n steps)
+SECONDS = np.array([0.0, 2.0, 3.5, 7.0, -1.0, np.nan, 25.0, 0.5, 100.0, 12.0])
+UNARY_SPECIAL = sorted(n for n in cpu.KERNELS if n.startswith("special_") and n[8:] in {
+    "i0", "i0e", "i1", "i1e", "k0", "k0e", "k1", "k1e", "j0", "j1", "y0", "y1", "spherical_j0", "airy_ai",
+    "erfcx", "log_ndtr", "ndtr", "ndtri"})
+BINARY_SPECIAL = sorted(n for n in cpu.KERNELS if n.startswith("special_") and (
+    "polynomial" in n or n[8:] in {"zeta", "igamma", "igammac"}))
+
+
+def _same_special(got, want):
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
+    finite = ~np.isnan(want)
+    np.testing.assert_array_equal(np.signbit(got[finite]), np.signbit(want[finite]))  # signed zeros and infinities
+
+
+def test_special_kernels_cover_the_cpu_loops():
+    assert len(UNARY_SPECIAL) == 18 and len(BINARY_SPECIAL) == 15
+    assert set(special.LOOPS["kernels.cpu.special"]) == {
+        name for name, value in vars(cpu_special).items() if name.endswith("_loop") and isinstance(value, _LazyJit)}
+
+
+@pytest.mark.parametrize("name", UNARY_SPECIAL)
+def test_unary_special_functions(device_table, name):
+    _same_special(device_table[name](EDGES), cpu.KERNELS[name](EDGES))
+    x32 = EDGES.astype(np.float32)
+    _same_special(device_table[name](x32), cpu.KERNELS[name](x32))
+
+
+@pytest.mark.parametrize("name", BINARY_SPECIAL)
+def test_binary_special_functions(device_table, name):
+    a, b = EDGES[:, None], SECONDS[None, :]
+    if "polynomial" in name:
+        b = np.where(np.abs(b) > 20, 12.0, b)
+    _same_special(device_table[name](a, b), cpu.KERNELS[name](a, b))
+
+
+def _rnn_case(mode, dtype, rng_):
+    steps, batch, hidden = 4, 3, 5
+    gates = {"LSTM": 4, "GRU": 3}[mode] * hidden
+    gx = rng_.standard_normal((steps, batch, gates)).astype(dtype)
+    w_hh = (rng_.standard_normal((gates, hidden)) * 0.5).astype(dtype)
+    h0 = rng_.standard_normal((batch, hidden)).astype(dtype)
+    extra = (rng_.standard_normal((batch, hidden) if mode == "LSTM" else gates).astype(dtype),)
+    return gx, w_hh, h0, extra
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_rnn_layer_forward_and_backward(device_table, mode, reverse, dtype):
+    rng_ = np.random.default_rng(5)
+    gx, w_hh, h0, extra = _rnn_case(mode, dtype, rng_)
+    gx = np.asfortranarray(gx)  # a strided projection: the kernels get contiguous working copies
+    want = cpu.KERNELS["rnn_layer"](gx, w_hh, h0, *extra, mode=mode, reverse=reverse)
+    _close(device_table["rnn_layer"](gx, w_hh, h0, *extra, mode=mode, reverse=reverse), want, dtype)
+    outputs = want[:-1] if mode == "LSTM" else want[:1]
+    grads = tuple(rng_.standard_normal(o.shape).astype(dtype) for o in outputs)
+    rest = extra + tuple(want) + grads
+    kw = dict(mode=mode, reverse=reverse, n_extra=1)
+    _close(device_table["rnn_layer_backward"](gx, w_hh, h0, *rest, **kw),
+           cpu.KERNELS["rnn_layer_backward"](gx, w_hh, h0, *rest, **kw), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32, np.int16, np.int8, np.uint8])
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+def test_scatter_reduce(device_table, reduce, dtype):
+    rng_ = np.random.default_rng(6)
+    for include_self in (True, False):
+        for dim, index in ((0, rng_.integers(0, 4, (6, 5))), (1, rng_.integers(0, 5, (4, 3)))):
+            x = (rng_.standard_normal((4, 5)) * 3).astype(dtype)
+            src = (rng_.standard_normal((6, 5)) * 3).astype(dtype)
+            if dtype in DTYPES:
+                src[2, 1] = np.nan  # NaN propagates through every reduction
+            args = (x, index, src, dim, reduce, include_self)
+            got, want = device_table["scatter_reduce"](*args), cpu.KERNELS["scatter_reduce"](*args)
+            assert got.dtype == want.dtype
+            np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    empty = np.zeros((0,), np.int64)
+    args = (np.ones(3, dtype), empty, np.ones(0, dtype), 0, reduce, False)
+    np.testing.assert_array_equal(device_table["scatter_reduce"](*args), cpu.KERNELS["scatter_reduce"](*args))
