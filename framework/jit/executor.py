@@ -48,7 +48,6 @@ class Executor:
         self._steps = [self._step(node, slots, tuple(free)) for node, free in zip(graph.nodes, frees)]
         self._outputs = [slots[v] for v in graph.outputs]
         self._plan, self._reuse, self._donors = _reuse_steps(graph, slots)
-        self._batches = _update_batches(graph, self._steps, self._reuse)
 
     @staticmethod
     def _step(node, slots, free):
@@ -71,20 +70,8 @@ class Executor:
         """Outputs of the graph for input ``arrays``."""
         env = self._base.copy()
         env[:self._n_inputs] = arrays
-        reuse, donors, pool, batches = self._reuse, self._donors, {}, self._batches
-        steps, nodes = self._steps, self.graph.nodes
-        i, n = 0, len(steps)
-        while i < n:
-            end = batches.get(i) if batches else None
-            if end is not None:
-                _run_together([(call, [env[k] for k in ins]) for call, ins, *_ in steps[i:end]])
-                for call, ins, outs, expected, free, general in steps[i:end]:
-                    for slot in free:
-                        env[slot] = None
-                i = end
-                continue
-            call, ins, outs, expected, free, general = steps[i]
-            node = nodes[i]
+        reuse, donors, pool = self._reuse, self._donors, {}
+        for i, ((call, ins, outs, expected, free, general), node) in enumerate(zip(self._steps, self.graph.nodes)):
             step = reuse.get(i) if reuse else None
             if step is not None and self._into_donor(step, node, ins, outs, env, pool):
                 pass
@@ -107,7 +94,6 @@ class Executor:
                 if slot in donors:
                     pool[slot] = env[slot]
                 env[slot] = None
-            i += 1
         return [env[k] for k in self._outputs]
 
     def _into_donor(self, step, node, ins, outs, env, pool):
@@ -137,76 +123,6 @@ def _reuse_steps(graph, slots):
         if write is not None:
             reuse[i] = (slots[donor], write)
     return plan, reuse, frozenset(donor for donor, _ in reuse.values())
-
-
-# ----- optimizer updates run two at a time ------------------------------------------------------------
-# Per-parameter updates an optimizer step records. Consecutive ones write disjoint memory, and their Numba loops
-# release the GIL, so a run of them is spread over two threads (one pass over each parameter either way).
-_UPDATE_KERNELS = frozenset({"adam_update", "sgd_update", "rmsprop_update", "adagrad_update", "adadelta_update"})
-_MIN_BATCH_BYTES = 1 << 18  # below this, handing work to a thread costs more than it saves
-_pool = None
-
-
-def _is_update(node, step, reuse, i):
-    target = node.attrs.get("target") if node.kernel == "call_absent" else node.kernel
-    return (target in _UPDATE_KERNELS and not node.outputs and bool(node.mutates) and not step[5] and i not in reuse
-            and all(v.device is not None and v.device.type == "cpu" for v in node.inputs))
-
-
-def _update_batches(graph, steps, reuse):
-    """start index -> end index of each run of >= 2 consecutive CPU optimizer updates over disjoint memory."""
-    from kernels.cpu._numba import num_threads
-    from .passes.analysis import roots
-    if num_threads() < 2:
-        return {}
-    root = roots(graph)
-    batches, run = {}, []  # run: indices of the current run
-
-    def close():
-        if len(run) >= 2 and sum(graph.nodes[k].inputs[0].nbytes for k in run) >= _MIN_BATCH_BYTES:
-            batches[run[0]] = run[-1] + 1
-        run.clear()
-
-    written = read = set()
-    for i, node in enumerate(graph.nodes):
-        if not _is_update(node, steps[i], reuse, i):
-            close()
-            continue
-        writes = {root[node.inputs[k]] for k in node.mutates}
-        reads = {root[v] for k, v in enumerate(node.inputs) if k not in node.mutates}
-        if run and (writes & (written | read) or reads & written):
-            close()
-        if not run:
-            written, read = set(), set()
-        run.append(i)
-        written |= writes
-        read |= reads
-    close()
-    return batches
-
-
-def _run_together(calls):
-    """Run ``(call, arrays)`` pairs, about half of the bytes on a second thread."""
-    global _pool
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-        _pool = ThreadPoolExecutor(1, thread_name_prefix="framework-graph")
-    mine, theirs, balance = [], [], 0
-    for call, arrays in sorted(calls, key=lambda c: -c[1][0].nbytes):
-        if balance <= 0:
-            mine.append((call, arrays))
-            balance += arrays[0].nbytes
-        else:
-            theirs.append((call, arrays))
-            balance -= arrays[0].nbytes
-    future = _pool.submit(_run_all, theirs)
-    _run_all(mine)
-    future.result()
-
-
-def _run_all(calls):
-    for call, arrays in calls:
-        call(*arrays)
 
 
 def _dynamic_call(kernel, node):

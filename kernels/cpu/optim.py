@@ -12,11 +12,10 @@ from ._numba import jit
 from .bfloat16 import bfloat16_bits_to_float32, float32_to_bfloat16_bits
 
 # error_model="numpy": IEEE division (no ZeroDivisionError check per element), which lets the loops vectorise.
-# nogil: graph mode runs the updates of different parameters on two threads at once.
 _UNUSED = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0, np.float64)}
 
 
-@jit(error_model="numpy", nogil=True)
+@jit(error_model="numpy")
 def _adam(g, p, m, v, vmax, s, lerp_lo, amsgrad, decoupled):
     sign, wd, decay, w1, omw1, beta2, c2, bc2_sqrt, eps, neg_step = (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
                                                                      s[8], s[9])
@@ -43,7 +42,7 @@ def _adam(g, p, m, v, vmax, s, lerp_lo, amsgrad, decoupled):
         p[i] = pi + neg_step * (mi / denom)
 
 
-@jit(error_model="numpy", nogil=True)
+@jit(error_model="numpy")
 def _sgd(g, p, buf, s, use_momentum, first, nesterov):
     sign, wd, momentum, damp1, neg_lr = s[0], s[1], s[2], s[3], s[4]
     for i in range(p.shape[0]):
@@ -57,7 +56,7 @@ def _sgd(g, p, buf, s, use_momentum, first, nesterov):
         p[i] = p[i] + neg_lr * gi
 
 
-@jit(error_model="numpy", nogil=True)
+@jit(error_model="numpy")
 def _rmsprop(g, p, sq, gavg, buf, s, lerp_lo, centered, use_momentum):
     sign, wd, alpha, c, omc, eps, momentum, neg_lr = s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
     for i in range(p.shape[0]):
@@ -83,7 +82,7 @@ def _rmsprop(g, p, sq, gavg, buf, s, lerp_lo, centered, use_momentum):
             p[i] = p[i] + neg_lr * (gi / avg)
 
 
-@jit(error_model="numpy", nogil=True)
+@jit(error_model="numpy")
 def _adagrad(g, p, total, s):
     sign, wd, eps, neg_clr = s[0], s[1], s[2], s[3]
     for i in range(p.shape[0]):
@@ -95,7 +94,7 @@ def _adagrad(g, p, total, s):
         p[i] = p[i] + neg_clr * (gi / (np.sqrt(s) + eps))
 
 
-@jit(error_model="numpy", nogil=True)
+@jit(error_model="numpy")
 def _adadelta(g, p, sq, acc, s):
     sign, wd, rho, c, eps, neg_lr = s[0], s[1], s[2], s[3], s[4], s[5]
     for i in range(p.shape[0]):

@@ -68,38 +68,3 @@ def test_random_programs_executor_equals_interpreter_and_eager(ops, seed):
     reference = interpret(traced.graph, [x2._data, y2._data])[0]
     np.testing.assert_allclose(reference, expected, rtol=1e-6, atol=1e-6)
 
-
-def _train(opt_class, threads, monkeypatch, **options):
-    import kernels.cpu._numba as numba_config
-    monkeypatch.setattr(numba_config, "num_threads", lambda: threads)  # 2: batching even where Numba runs one
-    framework.manual_seed(0)
-    model = framework.nn.Sequential(framework.nn.Linear(256, 256), framework.nn.Tanh(), framework.nn.Linear(256, 8))
-    opt = opt_class(model.parameters(), lr=0.01, **options)
-    x, y = framework.randn(16, 256), framework.randint(0, 8, (16,))
-
-    def step():
-        opt.zero_grad()
-        loss = framework.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    compiled = framework.compile(step, options={"worth_check": False})
-    losses = [compiled().item() for _ in range(4)]
-    return compiled, losses, [p.detach().numpy().copy() for p in model.parameters()]
-
-
-def test_optimizer_updates_run_on_two_threads_with_the_bits_of_one(monkeypatch):
-    import framework.jit.executor as executor
-    calls = []
-    real = executor._run_together
-    monkeypatch.setattr(executor, "_run_together", lambda batch: (calls.append(len(batch)), real(batch)))
-    for opt_class, options in ((framework.optim.Adam, {}), (framework.optim.SGD, {"momentum": 0.9})):
-        calls.clear()
-        compiled, losses, params = _train(opt_class, 2, monkeypatch, **options)
-        assert compiled.entries[-1].executor._batches  # the four updates are one batch
-        assert calls and all(n == 4 for n in calls)
-        serial, serial_losses, serial_params = _train(opt_class, 1, monkeypatch, **options)
-        assert not serial.entries[-1].executor._batches
-        assert losses == serial_losses
-        for p, q in zip(params, serial_params):
-            np.testing.assert_array_equal(p, q)
