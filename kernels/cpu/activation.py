@@ -1,4 +1,5 @@
-"""Activation kernels on raw arrays: numpy expressions, Numba only for erf (numpy has none)."""
+"""Activation kernels on raw arrays: numpy expressions; erf and GELU as one-pass generated kernels on the host."""
+import functools
 import math
 
 import numpy as np
@@ -16,21 +17,44 @@ def _erf_loop(x, out):
         out[i] = math.erf(x[i])
 
 
-_ERF32 = (("float32",), (("erf", (0,), (), "float32"),), (1,))  # a one-op fused program
+_ONE_PASS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@functools.lru_cache(maxsize=None)
+def _program(op, dtype, arity, params):
+    # one program object per signature: the fused-kernel cache is keyed by it
+    return ((dtype,) * arity, ((op, tuple(range(arity)), params, dtype),), (arity,))
+
+
+def _fused_one_pass(op, arrays, params=()):
+    """``op`` of the fused-kernel vocabulary in one vectorised pass over same-dtype float32/float64 ``arrays``.
+
+    Graph mode's fused kernels compute the same program, so eager and graph results have the same bits.
+    """
+    from .fused import fused_elementwise
+    return fused_elementwise(*arrays, program=_program(op, arrays[0].dtype.name, len(arrays), params))
+
+
+# None where arrays are not host memory (the CUDA twins of these kernels take the numpy-expression paths)
+_one_pass = _fused_one_pass
+
+
+def _runs_one_pass(*arrays):
+    return _one_pass is not None and all(a.dtype == arrays[0].dtype for a in arrays) and \
+        arrays[0].dtype in _ONE_PASS_DTYPES
 
 
 def erf(x):
     """Elementwise erf of a float array, same dtype (float16 computed in float32).
 
-    float32 runs the fused kernels' vectorised erf (``fused.py``; libm's is a scalar call, 3-5x slower), so
-    eager and graph-mode GELU compute the same bits; float64 keeps libm's.
+    float32 runs the fused kernels' vectorised erf (``fused.py``; libm's is a scalar call, 3-5x slower);
+    float64 keeps libm's.
     """
-    if x.dtype != np.float64:
-        from .fused import fused_elementwise
-        return fused_elementwise(x.astype(np.float32, copy=False), program=_ERF32).astype(x.dtype, copy=False)
+    if x.dtype != np.float64 and _one_pass is not None:
+        return _one_pass("erf", (x.astype(np.float32, copy=False),)).astype(x.dtype, copy=False)
     out = np.empty(x.shape, np.float64)
-    _erf_loop(np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
-    return out
+    _erf_loop(np.ascontiguousarray(x, dtype=np.float64).reshape(-1), out.reshape(-1))
+    return out.astype(x.dtype, copy=False)
 
 
 def _t(x, value):
@@ -80,6 +104,8 @@ def _mish(x):
 
 
 def _gelu(x, approximate):
+    if _runs_one_pass(x):
+        return _one_pass("gelu", (x,), (approximate,))
     half = _t(x, 0.5)
     if approximate == "tanh":
         # 0.5 * (1 + tanh(u)) == sigmoid(2u), without the cancellation of 1 + tanh(u) for u << 0
@@ -99,6 +125,8 @@ def gelu_derivative(x, approximate):
 
 def gelu_cdf(x):
     """Phi(x), the standard normal CDF: exact GELU is x * Phi(x)."""
+    if _runs_one_pass(x):
+        return _one_pass("gelu_cdf", (x,))
     return _t(x, 0.5) * (_t(x, 1) + erf(x * _t(x, _SQRT_HALF)))
 
 
@@ -107,11 +135,15 @@ def _gelu_derivative_from_cdf(x, cdf):
 
 
 def _gelu_backward(g, x, approximate):
+    if _runs_one_pass(g, x):
+        return _one_pass("gelu_backward", (g, x), (approximate,))
     return g * gelu_derivative(x, approximate)
 
 
 def _gelu_backward_from_cdf(g, x, cdf):
     # exact GELU's backward given the Phi(x) its forward computed (graph mode shares it)
+    if _runs_one_pass(g, x, cdf):
+        return _one_pass("gelu_backward_from_cdf", (g, x, cdf))
     return g * _gelu_derivative_from_cdf(x, cdf)
 
 

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ._numba import jit
+from .activation import erf
 
 
 def _floor_divide(a, b):
@@ -66,12 +67,6 @@ def _logit(x, eps=None):
 
 
 # Special functions: Numba loops over float64 (math.erf/erfc/lgamma are C calls inside the loop).
-@jit
-def _erf_loop(x, out):
-    for i in range(x.size):
-        out[i] = math.erf(x[i])
-
-
 @jit
 def _erfc_loop(x, out):
     for i in range(x.size):
@@ -226,7 +221,7 @@ KERNELS = {
     "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "asinh": np.arcsinh,
     "acosh": np.arccosh, "atanh": np.arctanh, "sigmoid": _sigmoid, "logit": _logit, "floor": np.floor,
     "ceil": np.ceil, "trunc": np.trunc, "round": _round, "reciprocal": np.reciprocal,
-    "rsqrt": lambda x: 1 / np.sqrt(x), "erf": float64_map(_erf_loop), "erfc": float64_map(_erfc_loop),
+    "rsqrt": lambda x: 1 / np.sqrt(x), "erf": erf, "erfc": float64_map(_erfc_loop),
     "lgamma": float64_map(_lgamma_loop), "digamma": float64_map(_digamma_loop), "polygamma": _polygamma,
     "erfinv": float64_map(_erfinv_loop),
     "isnan": np.isnan, "isposinf": np.isposinf, "isneginf": np.isneginf, "sinc": np.sinc,

@@ -42,10 +42,11 @@ def generic_loops(xp, special):
 
     erf = ufunc(special.erf)
     return {
-        "kernels.cpu.elementwise": {"_erf_loop": erf, "_erfc_loop": ufunc(special.erfc),
+        "kernels.cpu.elementwise": {"_erfc_loop": ufunc(special.erfc),
                                     "_lgamma_loop": lgamma, "_digamma_loop": digamma,
                                     "_polygamma_loop": polygamma, "_erfinv_loop": ufunc(special.erfinv)},
-        "kernels.cpu.activation": {"_erf_loop": erf},
+        # the one-pass kernels are Numba's: on the device, erf and GELU take their numpy-expression paths
+        "kernels.cpu.activation": {"_erf_loop": erf, "_one_pass": None},
         "kernels.cpu.reduction": {"_row_sums": row_sums, "_column_sums": column_sums},
         "kernels.cpu.indexing": {"_add_at": add_at},
         "kernels.cpu.pooling": {"_scatter_planes": scatter_planes},

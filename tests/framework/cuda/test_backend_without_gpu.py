@@ -167,6 +167,19 @@ def test_generic_special_loops_match_cpu(numpy_rebound, name):
     np.testing.assert_allclose(numpy_rebound[name](x), cpu.KERNELS[name](x), rtol=1e-9, atol=1e-300)
 
 
+@pytest.mark.parametrize("name, arity, attrs", [
+    ("erf", 1, {}), ("gelu", 1, {"approximate": "none"}), ("gelu", 1, {"approximate": "tanh"}),
+    ("gelu_backward", 2, {"approximate": "none"}), ("gelu_cdf", 1, {}), ("gelu_backward_from_cdf", 3, {})])
+def test_one_pass_activations_take_array_module_paths_on_the_device(numpy_rebound, monkeypatch, name, arity, attrs):
+    import kernels.cpu.fused as fused
+    x = [np.linspace(-6, 6, 97, dtype=np.float32) * (k + 1) for k in range(arity)]
+    want = cpu.KERNELS[name](*x, **attrs)  # the host's one-pass Numba kernel
+    monkeypatch.setattr(fused, "fused_elementwise", None)  # a Numba kernel cannot take CuPy arrays
+    got = numpy_rebound[name](*x, **attrs)
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_generic_polygamma_matches_cpu(numpy_rebound, n):
     x = np.array([0.25, 1.5, 7.0, -2.5, np.nan, np.inf, -np.inf])
