@@ -41,23 +41,33 @@ def take_buffer(x):
     return x if x.flags.c_contiguous else x.copy(order="C")
 
 
+# The table ``call_absent`` / ``call_with_arrays`` find their target in: None for this package's; a backend that
+# re-binds these kernels (kernels/cuda) sets its own table here, so a target never runs on the wrong arrays.
+_TARGETS = None
+
+
+def _target(name):
+    if _TARGETS is not None:
+        return _TARGETS[name]
+    from . import KERNELS
+    return KERNELS[name]
+
+
 def call_absent(*arrays, target, absent, **attrs):
     """Call kernel ``target`` with ``arrays`` and ``None`` inserted at the positional indices ``absent``."""
-    from . import KERNELS
     args = list(arrays)
     for i in absent:
         args.insert(i, None)
-    return KERNELS[target](*args, **attrs)
+    return _target(target)(*args, **attrs)
 
 
 def call_with_arrays(*arrays, target_kernel, array_paths, **attrs):
     """Call kernel ``target_kernel`` with the leading arrays; the last ``len(array_paths)`` arrays go into
     ``attrs`` at ``array_paths`` ((attribute name, position in nested tuples, ...) each)."""
-    from . import KERNELS
     n = len(arrays) - len(array_paths)
     for path, array in zip(array_paths, arrays[n:]):
         attrs[path[0]] = _put_at(attrs[path[0]], path[1:], array)
-    return KERNELS[target_kernel](*arrays[:n], **attrs)
+    return _target(target_kernel)(*arrays[:n], **attrs)
 
 
 def _put_at(obj, path, array):

@@ -46,6 +46,9 @@ def build(xp, special):
     # the JIT's generated kernels (fused.py declares no KERNELS); the CPU twin would run Numba on host copies
     from .fused import fused_elementwise
     full["fused_elementwise"] = fused_elementwise
+    # graph mode's call_absent / call_with_arrays twins must find their targets (optimizer updates, indexing)
+    # in this table, not in the CPU one
+    spaces["kernels.cpu.graph"]["_TARGETS"] = full
     return full, spaces
 
 

@@ -180,6 +180,22 @@ def test_one_pass_activations_take_array_module_paths_on_the_device(numpy_reboun
     np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7)
 
 
+def test_graph_mode_call_kernels_find_their_targets_in_the_device_table(monkeypatch):
+    from kernels.cuda import build
+    table, _ = build(np, special)
+    calls = []
+    monkeypatch.setitem(table, "adam_update", lambda *args, **kw: calls.append(("adam", args[4], kw)))
+    monkeypatch.setitem(table, "index_take", lambda x, **kw: calls.append(("take", kw["key"])))
+    monkeypatch.setitem(cpu.KERNELS, "adam_update", None)  # the host kernel would run Numba on CuPy arrays
+    monkeypatch.setitem(cpu.KERNELS, "index_take", None)
+    g = np.ones(3, np.float32)
+    table["call_absent"](g, g, g, g, target="adam_update", absent=(4,), lr=0.1)
+    table["call_with_arrays"](g, np.array([0, 2]), target_kernel="index_take", array_paths=(("key", 0),),
+                              key=(None,))
+    assert calls[0] == ("adam", None, {"lr": 0.1}) and calls[1][0] == "take"
+    np.testing.assert_array_equal(calls[1][1][0], [0, 2])
+
+
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_generic_polygamma_matches_cpu(numpy_rebound, n):
     x = np.array([0.25, 1.5, 7.0, -2.5, np.nan, np.inf, -np.inf])
