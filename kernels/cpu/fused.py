@@ -107,25 +107,26 @@ def _silu(r, a, p, T):
 
 
 # float32 erf and exp: libm's math.erf / math.exp are scalar calls that stop LLVM from vectorising a loop, and
-# they dominate a fused GELU. These branch-free polynomials run in float64 (so the float32 result is the
-# correctly rounded one in all but rare ties) and vectorise. Coefficients: least-squares Chebyshev fits against
-# mpmath, turned into powers of the variable shown.
-_ERF_SPLIT, _ERF_ONE = 1.6, 3.92  # below: odd series; above: 1 - erfc; from 3.9192064 on, float32 erf is 1
-_ERF_SMALL = (  # erf(t) / t in powers of t * t on [0, 1.6], relative error 1.3e-12
-    1.1283791670946088, -0.37612638897596506, 0.11283791585962549, -0.026866165042648747, 0.005223957636848799,
-    -0.0008547894413821493, 0.00012049276923840896, -1.48688368763906e-05, 1.6099440841186764e-06,
-    -1.4793610736037742e-07, 1.0269417679726101e-08, -3.909468300730867e-10)
-_ERFCX_MID, _ERFCX_HALF = 2.76, 1.16
-_ERFCX = (  # exp(t * t) * erfc(t) in powers of (t - 2.76) / 1.16 on [1.6, 3.92], relative error 5.6e-12
-    0.19303168984554778, -0.07289931741439107, 0.026348987234198446, -0.009156269217901285,
-    0.003070242602972057, -0.0009963960595348368, 0.00031375418562007304, -9.606112808898118e-05,
-    2.8652203804792117e-05, -8.35487911224461e-06, 2.376595193430077e-06, -6.393148507295805e-07,
-    1.7374126743675865e-07, -6.157737502076869e-08, 1.6270070861361646e-08)
+# they dominate a fused GELU. These branch-free polynomials vectorise. erf: below |x| = 1 an odd series in float64
+# (7 terms), above it 1 - exp(-x^2) * erfcx(x) in float32, twice as many lanes (erfc is at most 0.16 there, so
+# float32's relative error in it stays under an ulp of the result): at most 1 ulp from libm's value rounded to
+# float32 (97% equal), the bound of PyTorch's own vectorised erf. Coefficients: least-squares Chebyshev fits
+# against libm in float64, turned into powers of the variable shown.
+_ERF_SPLIT, _ERF_ONE = 1.0, 3.92  # below: odd series; above: 1 - erfc; from 3.9192064 on, float32 erf is 1
+_ERF_SMALL = (  # erf(t) / t in powers of t * t on [0, 1], relative error 4.6e-9
+    1.1283791641949068, -0.3761262251500992, 0.11283567864697326, -0.026853534981433873,
+    0.005188377491123455, -0.0008014541880300706, 7.878967228923663e-05)
+_ERFCX_MID, _ERFCX_HALF = 2.46, 1.46
+_ERFCX = (  # exp(t * t) * erfc(t) in powers of (t - 2.46) / 1.46 on [1, 3.92], error in erf 7.5e-9
+    0.2138206735971668, -0.1115168865925569, 0.055256353799864405, -0.026168058568628295,
+    0.011896347908734851, -0.005213820053984106, 0.0022258746547669625, -0.0009159261089156256,
+    0.00033257787305358496, -0.0001278919269369553, 7.933967234262024e-05, -2.9805096555523515e-05)
 _LN2_HI, _LN2_LO = 0.6931471803691238, 1.9082149292705877e-10  # n * _LN2_HI is exact for |n| < 2 ** 20
+_LN2_HI32, _LN2_LO32 = 0.693145751953125, 1.428606765330187e-06  # n * _LN2_HI32 is exact in float32 for |n| < 256
 
 
-def _poly(r, var, coefs):
-    """Lines setting ``r`` to sum(coefs[k] * var**k), by Estrin's scheme.
+def _poly(r, var, coefs, T=None):
+    """Lines setting ``r`` to sum(coefs[k] * var**k), by Estrin's scheme (constants of dtype ``T`` when given).
 
     Horner's rule is one long chain of dependent multiply-adds; these loops are latency-bound, and Estrin's
     pairs (c0 + c1 x) + x**2 (c2 + c3 x) + ... are independent until a few final steps.
@@ -138,7 +139,7 @@ def _poly(r, var, coefs):
 
     def expr(cs):
         if len(cs) == 1:
-            return repr(cs[0])
+            return repr(cs[0]) if T is None else f"{T}({cs[0]!r})"
         half = 1
         while 2 * half < len(cs):
             half *= 2
@@ -160,19 +161,33 @@ def _exp64(r, v, lowest, highest):
         _poly(f"{r}_e", f"{r}_f", tuple(1.0 / math.factorial(k) for k in range(11))) + [f"{r} = {r}_e * {r}_s"]
 
 
+def _exp32_of_nonpositive(r, v):
+    """Lines setting float32 ``r`` to exp(``v``) for float32 ``v`` in [-87, 0]: 2**m from exponent bits times e**f,
+    |f| <= ln 2 / 2, by its Taylor series to f**7 (relative error 6e-9)."""
+    return [f"{r}_m = np.floor({v} * np.float32(1.4426950408889634) + np.float32(0.5))",
+            f"{r}_f = ({v} - {r}_m * np.float32({_LN2_HI32!r})) - {r}_m * np.float32({_LN2_LO32!r})",
+            f"{r}_s = np.int32((np.int32({r}_m) + 127) << 23).view(np.float32)"] + \
+        _poly(f"{r}_e", f"{r}_f", tuple(1.0 / math.factorial(k) for k in range(8)), "np.float32") + \
+        [f"{r} = {r}_e * {r}_s"]
+
+
 def _erf_lines(r, x, T):
-    """Lines setting ``r`` (dtype ``T``) to erf(``x``): the vectorisable float64 polynomials for float32."""
+    """Lines setting ``r`` (dtype ``T``) to erf(``x``): the vectorisable polynomials for float32."""
     if T != "np.float32":
         return [f"{r} = {T}(math.erf({x}))"]
     t, tl = f"{r}_t", f"{r}_tl"
-    return ([f"{r}_x = np.float64({x})", f"{t} = abs({r}_x)", f"{r}_u = {t} * {t}",
-             f"{tl} = {t} if {t} < {_ERF_ONE!r} else {_ERF_ONE!r}",  # NaN and the tail: any value in range
-             f"{r}_w = ({tl} - {_ERFCX_MID!r}) * {1.0 / _ERFCX_HALF!r}"]
+    f32 = "np.float32"
+    return ([f"{r}_x = {f32}({x})", f"{t} = abs({r}_x)", f"{r}_u = np.float64({t}) * np.float64({t})",
+             f"{tl} = {t} if {t} < {f32}({_ERF_ONE!r}) else {f32}({_ERF_ONE!r})",  # NaN and the tail: in range
+             f"{r}_w = ({tl} - {f32}({_ERFCX_MID!r})) * {f32}({1.0 / _ERFCX_HALF!r})",
+             f"{r}_a = -({tl} * {tl})"]
             + _poly(f"{r}_s", f"{r}_u", _ERF_SMALL)
-            + _poly(f"{r}_q", f"{r}_w", _ERFCX)
-            + _exp64(f"{r}_e", f"-({tl} * {tl})", -16.0, 0.0)
-            + [f"{r}_l = math.copysign(1.0 if {t} >= {_ERF_ONE!r} else 1.0 - {r}_e * {r}_q, {r}_x)",
-               f"{r} = np.float32({r}_l if {t} >= {_ERF_SPLIT!r} else {r}_x * {r}_s)"])  # NaN: the series' NaN
+            + _poly(f"{r}_q", f"{r}_w", _ERFCX, f32)
+            + _exp32_of_nonpositive(f"{r}_e", f"{r}_a")
+            + [f"{r}_l = {f32}(1) if {t} >= {f32}({_ERF_ONE!r}) else {f32}(1) - {r}_e * {r}_q",
+               f"{r}_l = {r}_l if {r}_x >= {f32}(0) else -{r}_l",
+               # NaN: the series' NaN
+               f"{r} = {r}_l if {t} >= {f32}({_ERF_SPLIT!r}) else {f32}(np.float64({r}_x) * {r}_s)"])
 
 
 def _exp_lines(r, v, T):

@@ -244,18 +244,18 @@ def _ulps(a, b):
     return np.abs(a.view(np.int32).astype(np.int64) - b.view(np.int32).astype(np.int64))
 
 
-def test_float32_erf_is_the_rounded_libm_value_over_a_dense_range():
-    # every 1024th float32 in [0, 4.5] and a dense grid (both signs) plus the branch edges: at most 1 ulp from float64 libm
-    # rounded to float32, and equal to it for all but a few (rounding ties of the 1e-12 approximation)
+def test_float32_erf_is_within_an_ulp_of_the_rounded_libm_value_over_a_dense_range():
+    # every 1024th float32 in [0, 4.5] and a dense grid (both signs) plus the branch edges: at most 1 ulp from
+    # float64 libm rounded to float32 (PyTorch's vectorised erf has the same bound), and mostly equal to it
     positive = np.concatenate([np.arange(0, np.float32(4.5).view(np.int32), 1024, dtype=np.int32).view(np.float32),
                                np.linspace(0, 4.5, 500_001, dtype=np.float32)])
-    edges = np.array([1.6, 3.92, 3.9192064, 3.9192054, 1e-30, 1e-45], np.float32)
+    edges = np.array([1.0, 1.6, 3.92, 3.9192064, 3.9192054, 1e-30, 1e-45], np.float32)
     edges = np.concatenate([edges, np.nextafter(edges, np.float32(0)), np.nextafter(edges, np.float32(9))])
     x = np.concatenate([positive, -positive, edges, -edges])
     got = fused_elementwise(x, program=(("float32",), (("erf", (0,), (), "float32"),), (1,)))
     ref = _float32_erf_reference(x)
     assert _ulps(got, ref).max() <= 1
-    assert (got == ref).mean() > 0.99999
+    assert (got == ref).mean() > 0.95
     assert np.array_equal(np.signbit(got), np.signbit(ref))  # -0.0 stays -0.0
 
 
