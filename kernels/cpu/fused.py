@@ -162,13 +162,16 @@ def _exp64(r, v, lowest, highest):
 
 
 def _exp32_of_nonpositive(r, v):
-    """Lines setting float32 ``r`` to exp(``v``) for float32 ``v`` in [-87, 0]: 2**m from exponent bits times e**f,
-    |f| <= ln 2 / 2, by its Taylor series to f**7 (relative error 6e-9)."""
-    return [f"{r}_m = np.floor({v} * np.float32(1.4426950408889634) + np.float32(0.5))",
-            f"{r}_f = ({v} - {r}_m * np.float32({_LN2_HI32!r})) - {r}_m * np.float32({_LN2_LO32!r})",
-            f"{r}_s = np.int32((np.int32({r}_m) + 127) << 23).view(np.float32)"] + \
+    """Lines setting float32 ``r`` to exp(``v``) for float32 ``v`` <= 0 (NaN stays NaN): 2**m from exponent bits
+    times e**f, |f| <= ln 2 / 2, by its Taylor series to f**7 (relative error 6e-9); 0 below -87, where
+    float32's normal range ends (the subnormal tail is flushed)."""
+    return [f"{r}_v = {v} if {v} >= np.float32(-87.0) else np.float32(-87.0)",  # NaN kept: the poly gives NaN
+            f"{r}_m = np.floor({r}_v * np.float32(1.4426950408889634) + np.float32(0.5))",
+            f"{r}_f = ({r}_v - {r}_m * np.float32({_LN2_HI32!r})) - {r}_m * np.float32({_LN2_LO32!r})",
+            f"{r}_k = np.int32({r}_m if {r}_m == {r}_m else np.float32(0))",  # NaN to int is undefined
+            f"{r}_s = np.int32(({r}_k + 127) << 23).view(np.float32)"] + \
         _poly(f"{r}_e", f"{r}_f", tuple(1.0 / math.factorial(k) for k in range(8)), "np.float32") + \
-        [f"{r} = {r}_e * {r}_s"]
+        [f"{r} = np.float32(0) if {v} < np.float32(-87.0) else {r}_e * {r}_s"]
 
 
 def _erf_lines(r, x, T):
@@ -226,7 +229,8 @@ def _gelu_cdf(r, a, p, T):
 
 
 def _gelu_grad_from_cdf(r, g, x, cdf, T):
-    return (_exp_lines(f"{r}_e", f"{T}(-{T}(0.5) * {x} * {x})", T)
+    exp = _exp32_of_nonpositive if T == "np.float32" else lambda e, v: _exp_lines(e, v, T)
+    return (exp(f"{r}_e", f"{T}(-{T}(0.5) * {x} * {x})")
             + [f"{r}_d = {T}({cdf} + {x} * {r}_e * {T}({1.0 / math.sqrt(2.0 * math.pi)!r}))",
                f"{r} = {T}({g} * {r}_d)"])
 
