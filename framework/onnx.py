@@ -4,7 +4,8 @@ The model is traced once in eval mode under no_grad (``framework.jit.trace``), o
 (constant folding, simplification, CSE, DCE: exported graphs hold primitive ops only, never
 ``fused_elementwise``), made functional (in-place writes become new values), then each graph node becomes one or
 a few ONNX nodes. Parameters and buffers become initializers named as in ``state_dict``. Shapes are the traced
-ones (no dynamic axes). Needs the ``onnx`` package: ``pip install framework[export]``.
+ones, except the axes ``dynamic_axes`` names (see ``jit/dynamic_axes.py``). Needs the ``onnx`` package:
+``pip install framework[export]``.
 
 >>> framework.onnx.export(model, (x,), "model.onnx", input_names=["x"])     # doctest: +SKIP
 """
@@ -49,10 +50,13 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
     ``verify`` (run the file in onnxruntime and compare with the eager outputs), ``verbose`` (print the graph),
     ``training`` (EVAL; PRESERVE for a model already in eval mode). ``dynamo`` and ``external_data`` choose
     torch's exporter and weight layout; there is one exporter here and weights are always embedded.
-    Arguments this exporter cannot honour (``dynamic_axes``, ``dynamic_shapes``, custom opsets and translation
-    tables, reports, profiling) raise NotImplementedError. Returns the ``onnx.ModelProto``.
+    ``dynamic_axes`` ({input or output name: {axis: dim name} or [axes]}): those axes become named free dims.
+    The model is traced again with them at 2n + 1 and the file is run in onnxruntime at that size and at n + 1; a
+    model whose graph depends on the size beyond reshapes raises NotImplementedError naming the op and line.
+    Arguments this exporter cannot honour (``dynamic_shapes``, custom opsets and translation tables, reports,
+    profiling) raise NotImplementedError. Returns the ``onnx.ModelProto``.
     """
-    refused = {"dynamic_axes": dynamic_axes, "dynamic_shapes": dynamic_shapes,
+    refused = {"dynamic_shapes": dynamic_shapes,
                "custom_translation_table": custom_translation_table, "custom_opsets": custom_opsets,
                "report": report, "profile": profile, "dump_exported_program": dump_exported_program,
                "export_modules_as_functions": export_modules_as_functions,
@@ -76,8 +80,15 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
     inference = inference_graph(_WHO, model, args, kwargs, optimize=bool(do_constant_folding and optimize))
     if verbose:
         print(inference.graph)
-    proto = _build(onnx, inference, opset, input_names, output_names, export_params, keep_initializers_as_inputs)
+    dynamic = None
+    if dynamic_axes:
+        dynamic = _dynamic(model, args, kwargs, inference, dynamic_axes, input_names, output_names,
+                           bool(do_constant_folding and optimize))
+    proto = _build(onnx, inference, opset, input_names, output_names, export_params, keep_initializers_as_inputs,
+                   dynamic)
     onnx.checker.check_model(proto)
+    if dynamic is not None:
+        _check_generalises(proto, model, dynamic)
     if f is not None:
         data = proto.SerializeToString()
         if hasattr(f, "write"):
@@ -132,6 +143,107 @@ def _verify(proto, model, args, kwargs):
             raise RuntimeError(f"{_WHO}(verify=True): output {k} of onnxruntime differs from eager ({detail})")
 
 
+# ----- dynamic axes ----------------------------------------------------------------------------------------
+class _Dynamic:
+    """What ``dynamic_axes`` asked for and found: dim names of the graph inputs and outputs, the dynamic dims of
+    every value (``jit.dynamic_axes.DynamicDims``), and the example at the second size."""
+
+    def __init__(self, input_dims, output_dims, dims, checks):
+        self.input_dims, self.output_dims, self.dims = input_dims, output_dims, dims
+        self.checks = checks  # (args, kwargs) at sizes the file is run at in onnxruntime
+
+
+def _dynamic(model, args, kwargs, inference, dynamic_axes, input_names, output_names, optimize):
+    import warnings
+
+    from ._tensor import Tensor
+    from .jit.dynamic_axes import other_size, tiled, trace_dynamic
+    from .jit.export_graph import inference_graph
+    if not isinstance(dynamic_axes, dict):
+        raise TypeError(f"{_WHO}: dynamic_axes must be a dict of input/output names, got {type(dynamic_axes).__name__}")
+    args = (args,) if isinstance(args, Tensor) or not isinstance(args, (tuple, list)) else tuple(args)
+    kwargs = dict(kwargs or {})
+    leaves = [("arg", i) for i, a in enumerate(args) if isinstance(a, Tensor)] + \
+        [("kwarg", k) for k, v in kwargs.items() if isinstance(v, Tensor)]
+    if len(leaves) != len(inference.args):
+        raise NotImplementedError(f"{_WHO}: dynamic_axes needs the tensor inputs as plain positional or keyword "
+                                  "arguments, each used by the model")
+    ins = [(input_names[k] if input_names and k < len(input_names) else f"input_{k}") for k in range(len(leaves))]
+    outs = [(output_names[k] if output_names and k < len(output_names) else f"output_{k}")
+            for k in range(len(inference.outputs))]
+    input_dims = [_axis_names(name, dynamic_axes.get(name), v.shape) for name, v in zip(ins, inference.args)]
+    for key in dynamic_axes:
+        if key not in ins and key not in outs:
+            warnings.warn(f"Provided key {key} for dynamic axes is not a valid input/output name", UserWarning,
+                          stacklevel=3)
+    if not any(input_dims):
+        raise ValueError(f"{_WHO}: dynamic_axes names no axis of an input ({sorted(dynamic_axes)}); inputs are "
+                         f"{ins}")
+    def resized(size=other_size):
+        new_args, new_kwargs = list(args), dict(kwargs)
+        for (kind, key), axes in zip(leaves, input_dims):
+            source = new_args if kind == "arg" else new_kwargs
+            if axes:
+                source[key] = Tensor._wrap(tiled(source[key].numpy(), sorted(axes), size), source[key].dtype)
+        return tuple(new_args), new_kwargs
+
+    args2, kwargs2 = resized()
+    second = inference_graph(_WHO, model, args2, kwargs2, optimize=optimize)
+    sizes = ", ".join(f"{name} {tuple(v.shape)}" for name, v in zip(ins, inference.args))
+    dims = trace_dynamic(_WHO, f"traced with {sizes} and with the dynamic axes at 2n + 1", inference, second)
+    output_dims = []
+    for name, v in zip(outs, inference.outputs):
+        asked = _axis_names(name, dynamic_axes.get(name), v.shape)
+        found = {i: asked.get(i) or _input_dim_name(dims, inference.args, input_dims, v, i) or
+                 f"{name}_dynamic_axes_{i + 1}" for i in sorted(dims.of(v))}
+        output_dims.append({**found, **asked})
+    return _Dynamic(input_dims, output_dims, dims, [(args2, kwargs2), resized(lambda n: n + 1)])
+
+
+def _input_dim_name(dims, inputs, input_dims, value, i):
+    """The name of an input dim that dim ``i`` of ``value`` equals at both sizes (an output's batch is the input's)."""
+    for x, names in zip(inputs, input_dims):
+        for axis, dim_name in names.items():
+            if dims.same_in_both(x, axis, value, i):
+                return dim_name
+    return None
+
+
+def _axis_names(name, spec, shape):
+    """{axis: dim name} from a ``dynamic_axes`` entry (a dict, or a list of axes named ``<name>_dynamic_axes_<k>``)."""
+    if spec is None:
+        return {}
+    if isinstance(spec, dict):
+        items = list(spec.items())
+    elif isinstance(spec, (list, tuple)):
+        items = [(axis, f"{name}_dynamic_axes_{k + 1}") for k, axis in enumerate(spec)]
+    else:
+        raise TypeError(f"{_WHO}: dynamic_axes[{name!r}] must be a dict {{axis: name}} or a list of axes, got "
+                        f"{type(spec).__name__}")
+    out = {}
+    for axis, dim_name in items:
+        if not isinstance(axis, int) or not -len(shape) <= axis < len(shape):
+            raise ValueError(f"{_WHO}: dynamic_axes[{name!r}] has axis {axis!r}, but {name} has {len(shape)} dims")
+        out[axis % len(shape)] = str(dim_name)
+    return out
+
+
+def _check_generalises(proto, model, dynamic):
+    """Run the file in onnxruntime at other sizes (2n + 1, n + 1); a mismatch means the graph is not size-free."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError as error:
+        raise ImportError(f"{_WHO}(dynamic_axes=...) checks the exported graph at a second size in onnxruntime: "
+                          "pip install 'framework[export]'") from error
+    for args, kwargs in dynamic.checks:
+        try:
+            _verify(proto, model, args, kwargs)
+        except Exception as error:  # onnxruntime's shape errors have their own types
+            raise NotImplementedError(f"{_WHO}: dynamic_axes: the exported graph does not run correctly at other "
+                                      f"sizes of the dynamic axes ({type(error).__name__}: {str(error)[:300]}); "
+                                      "some op takes a size from the example") from None
+
+
 # ----- building the ONNX graph ----------------------------------------------------------------------------
 class _Builder:
     """Accumulates ONNX nodes and initializers; hands out unique names."""
@@ -140,6 +252,7 @@ class _Builder:
         self.onnx, self.opset = onnx, opset
         self.nodes, self.initializers, self.names = [], [], {}
         self._taken, self.location = set(), None
+        self.dynamic = None  # jit.dynamic_axes.DynamicDims when exporting with dynamic axes
 
     def unique(self, base):
         name, k = base, 1
@@ -180,9 +293,16 @@ def _onnx_type(onnx, dtype):
     return onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype.np))
 
 
-def _build(onnx, inference, opset, input_names, output_names, export_params, keep_initializers_as_inputs):
+def _shape_with_names(shape, names):
+    return [names.get(i, d) for i, d in enumerate(shape)]
+
+
+def _build(onnx, inference, opset, input_names, output_names, export_params, keep_initializers_as_inputs,
+           dynamic=None):
     graph = inference.graph
     b = _Builder(onnx, opset)
+    if dynamic is not None:
+        b.dynamic = dynamic.dims
     input_names = list(input_names or [])
     output_names = list(output_names or [])
     if len(input_names) > len(inference.args):
@@ -198,7 +318,8 @@ def _build(onnx, inference, opset, input_names, output_names, export_params, kee
         name = input_names[k] if k < len(input_names) else f"input_{k}"
         b.names[value] = name
         b._taken.add(name)
-        graph_inputs.append(onnx.helper.make_tensor_value_info(name, _onnx_type(onnx, value.dtype), value.shape))
+        shape = value.shape if dynamic is None else _shape_with_names(value.shape, dynamic.input_dims[k])
+        graph_inputs.append(onnx.helper.make_tensor_value_info(name, _onnx_type(onnx, value.dtype), shape))
     for value in inference.state:
         if value not in used:
             continue
@@ -232,7 +353,8 @@ def _build(onnx, inference, opset, input_names, output_names, export_params, kee
         name = output_names[k] if k < len(output_names) else f"output_{k}"
         b.location = None
         b.nodes.append(onnx.helper.make_node("Identity", [b.names[value]], [name], name=b.unique(f"n_out_{k}")))
-        graph_outputs.append(onnx.helper.make_tensor_value_info(name, _onnx_type(onnx, value.dtype), value.shape))
+        shape = value.shape if dynamic is None else _shape_with_names(value.shape, dynamic.output_dims[k])
+        graph_outputs.append(onnx.helper.make_tensor_value_info(name, _onnx_type(onnx, value.dtype), shape))
     body = onnx.helper.make_graph(b.nodes, graph.name, graph_inputs, graph_outputs, b.initializers)
     proto = onnx.helper.make_model(body, opset_imports=[onnx.helper.make_opsetid("", opset)],
                                    producer_name="framework")
@@ -498,11 +620,40 @@ def _all_any(op_type):
 
 
 def _reshape(b, node, ins):
-    return b.op("Reshape", [ins[0], b.ints(node.outputs[0].shape)])
+    return b.op("Reshape", [ins[0], b.ints(_reshape_target(b, node))])
+
+
+def _reshape_target(b, node):
+    """The target shape; with dynamic axes, a dynamic dim copied from the same dim of the input is 0 (Reshape's
+    "keep"), and one other dynamic dim may be -1 (inferred)."""
+    x, out = node.inputs[0], node.outputs[0]
+    target = list(out.shape)
+    free = b.dynamic.of(out) if b.dynamic is not None else ()
+    inferred = []
+    for i in sorted(free):
+        if i < len(x.shape) and i in b.dynamic.of(x) and b.dynamic.same_in_both(x, i, out, i):
+            target[i] = 0
+        else:
+            inferred.append(i)
+    if len(inferred) > 1:
+        raise NotImplementedError(f"{_WHO}: dynamic_axes: reshape to {out.shape} (at {node.location}) has "
+                                  f"{len(inferred)} dims that follow the dynamic size in new places")
+    for i in inferred:
+        target[i] = -1
+    return target
 
 
 def _expand(b, node, ins):
-    return b.op("Expand", [ins[0], b.ints(node.outputs[0].shape)])
+    x, out = node.inputs[0], node.outputs[0]
+    target = list(out.shape)
+    lead = len(out.shape) - len(x.shape)
+    for i in sorted(b.dynamic.of(out) if b.dynamic is not None else ()):
+        j = i - lead
+        if j < 0 or j not in b.dynamic.of(x) or not b.dynamic.same_in_both(x, j, out, i):
+            raise NotImplementedError(f"{_WHO}: dynamic_axes: expand to {out.shape} (at {node.location}) makes a "
+                                      "dim follow the dynamic size that its input does not have")
+        target[i] = 1  # broadcasting keeps the input's (dynamic) size
+    return b.op("Expand", [ins[0], b.ints(target)])
 
 
 def _permute(b, node, ins):

@@ -126,7 +126,7 @@ def _reuse_steps(graph, slots):
 
 
 def _dynamic_call(kernel, node):
-    """``kernel`` with ``node``'s fixed attributes bound and its dynamic ones (an optimizer's lr, step) read per call."""
+    """``kernel`` with ``node``'s fixed attributes bound and its dynamic ones (optimizer lr, step) read per call."""
     fixed = {name: value for name, value in node.attrs.items() if name not in node.dynamic}
     getters = tuple(node.dynamic.items())
 

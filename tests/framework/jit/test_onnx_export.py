@@ -122,7 +122,7 @@ def test_missing_directory_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"dynamic_axes": {"input_0": {0: "batch"}}}, "dynamic_axes"),
+    ({"dynamic_shapes": {"x": {0: "batch"}}}, "dynamic_shapes"),
     ({"custom_opsets": {"x": 1}}, "custom_opsets"),
     ({"training": torch.onnx.TrainingMode.TRAINING}, "training"),
 ])
@@ -149,3 +149,95 @@ def test_in_place_write_into_a_view_is_refused(tmp_path):
 
     with pytest.raises(NotImplementedError, match="in-place write into a view"):
         torch.onnx.export(WriteView(), (torch.randn(2, 3),), tmp_path / "w.onnx")
+
+
+# ----- dynamic axes ------------------------------------------------------------------------------------------
+class _ConvNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(1, 4, 3), nn.Linear(4 * 6 * 6, 5)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x))
+        return self.fc(h.view(h.size(0), -1))  # the batch size read in Python: a reshape that must stay free
+
+
+class _Attention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln, self.qkv, self.out = nn.LayerNorm(16), nn.Linear(16, 48), nn.Linear(16, 16)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = (z.view(b, t, 4, 4).transpose(1, 2) for z in self.qkv(self.ln(x)).split(16, dim=2))
+        a = (q @ k.transpose(-2, -1) / 2.0).softmax(-1)
+        return x + self.out((a @ v).transpose(1, 2).reshape(b, t, c))
+
+
+@pytest.mark.parametrize("make, shape, axes, sizes", [
+    (lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)), (4, 8), {"x": {0: "batch"}},
+     [(1, 8), (9, 8)]),
+    (_ConvNet, (2, 1, 8, 8), {"x": [0]}, [(1, 1, 8, 8), (5, 1, 8, 8)]),
+    (_Attention, (2, 5, 16), {"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}}, [(1, 2, 16), (3, 9, 16)]),
+])
+def test_dynamic_axes_run_at_other_sizes(make, shape, axes, sizes):
+    torch.manual_seed(0)
+    model = make().eval()
+    f = io.BytesIO()
+    torch.onnx.export(model, (torch.randn(*shape),), f, input_names=["x"], output_names=["y"], dynamic_axes=axes)
+    session = ort.InferenceSession(f.getvalue(), providers=["CPUExecutionProvider"])
+    dims = session.get_inputs()[0].shape
+    assert [d for d in dims if isinstance(d, str)] == [name for a, name in sorted(
+        (axes["x"].items() if isinstance(axes["x"], dict) else [(0, "x_dynamic_axes_1")]))]
+    assert session.get_outputs()[0].shape[0] == dims[0]  # the output's batch is named after the input's
+    for size in sizes:
+        x = torch.randn(*size)
+        with torch.no_grad():
+            expected = model(x).numpy()
+        got, = session.run(None, {"x": x.numpy()})
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+class _Positional(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pos = nn.Embedding(32, 8)
+
+    def forward(self, x):
+        return x + self.pos(torch.arange(x.shape[1]))  # arange(T) becomes a constant of the trace
+
+
+class _HalfSlice(nn.Module):
+    def forward(self, x):
+        return x[:, : x.shape[1] // 2] * 2
+
+
+@pytest.mark.parametrize("model, match", [(_Positional(), "constant is computed from the dynamic size"),
+                                          (_HalfSlice(), "op 'slice'|does not run correctly")])
+def test_dynamic_axes_a_graph_cannot_follow_are_refused_naming_why(model, match):
+    with pytest.raises(NotImplementedError, match=match):
+        torch.onnx.export(model, (torch.randn(2, 6, 8),), io.BytesIO(), input_names=["x"],
+                          dynamic_axes={"x": {0: "batch", 1: "seq"}})
+
+
+def test_dynamic_axes_batch_only_where_the_sequence_is_fixed():
+    model = _Positional().eval()
+    f = io.BytesIO()
+    torch.onnx.export(model, (torch.randn(2, 6, 8),), f, input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    x = torch.randn(5, 6, 8)
+    with torch.no_grad():
+        expected = model(x).numpy()
+    np.testing.assert_allclose(run_onnx(f.getvalue(), [x])[0], expected, rtol=1e-6, atol=1e-6)
+
+
+def test_dynamic_axes_bad_specs():
+    model, args = MODELS["mlp"]()
+    with pytest.raises(ValueError, match="axis 5"):
+        torch.onnx.export(model, args, io.BytesIO(), dynamic_axes={"input_0": {5: "batch"}})
+    with pytest.raises(TypeError, match="dynamic_axes"):
+        torch.onnx.export(model, args, io.BytesIO(), dynamic_axes=[0])
+    with pytest.raises(ValueError, match="names no axis of an input"):
+        torch.onnx.export(model, args, io.BytesIO(), dynamic_axes={"output_0": [0]})
+    with pytest.warns(UserWarning, match="not a valid input/output name"):
+        torch.onnx.export(model, args, io.BytesIO(), dynamic_axes={"input_0": [0], "nope": [0]})
