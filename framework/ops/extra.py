@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from .. import _dtype, return_types
+from .._backends import host_array
 from .._tensor import Tensor
 from ..jit import slot as _jit
 from ._checks import check_tensor, wrap_dim
@@ -276,7 +277,7 @@ def _quantile(input, q, dim, keepdim, interpolation, name, ignore_nan):
     ordered = x.sort(-1).values  # NaNs sort last
     n = x.shape[-1]
     _jit.host_read(f"{name}() computes its ranks on the host from the values (NaN counts, q)")
-    nans = np.isnan(ordered._data).sum(-1, keepdims=True)
+    nans = np.isnan(host_array(ordered._values())).sum(-1, keepdims=True)
     # rank of the last usable element per row: the last non-NaN for nanquantile; for quantile a row with a
     # NaN uses the last element (a NaN), so its result is NaN as in PyTorch
     last = np.maximum(n - nans - 1, 0) if ignore_nan else np.where(nans > 0, 0, n - 1)
@@ -351,10 +352,8 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
     if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
         raise TypeError("isin() received an invalid combination of arguments: expected at least one Tensor")
     like = elements if isinstance(elements, Tensor) else test_elements
-    a = elements._values() if isinstance(elements, Tensor) and elements.dtype is _dtype.bfloat16 else \
-        np.asarray(elements._data if isinstance(elements, Tensor) else elements)
-    b = test_elements._values() if isinstance(test_elements, Tensor) and test_elements.dtype is _dtype.bfloat16 else \
-        np.asarray(test_elements._data if isinstance(test_elements, Tensor) else test_elements)
+    a = host_array(elements._values()) if isinstance(elements, Tensor) else np.asarray(elements)
+    b = host_array(test_elements._values()) if isinstance(test_elements, Tensor) else np.asarray(test_elements)
     _jit.host_read("isin() compares on the host")
     found = np.isin(a, b, invert=invert)
     return Tensor._wrap(np.asarray(found, dtype=np.bool_), _dtype.bool, like._device)
