@@ -9,7 +9,6 @@ spatial dim. Weights are laid out as PyTorch's conv weight: (out_channels, in_ch
 into the GEMM's layout); other cases go through numpy's strided windows.
 """
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from ._numba import jit
 
@@ -53,7 +52,8 @@ def windows(xp, kernel, stride, dilation, out):
     st = xp.strides
     strides = st[:2] + tuple(st[2 + i] * stride[i] for i in range(nd)) + tuple(st[2 + i] * dilation[i]
                                                                                for i in range(nd))
-    return as_strided(xp, xp.shape[:2] + tuple(out) + tuple(kernel), strides, writeable=False)
+    # through ``np``, so the CUDA twin takes CuPy's as_strided (which has no ``writeable``; nothing writes here)
+    return np.lib.stride_tricks.as_strided(xp, xp.shape[:2] + tuple(out) + tuple(kernel), strides)
 
 
 def scatter_windows(cols, size, kernel, stride, padding, dilation, dtype):
