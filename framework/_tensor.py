@@ -323,13 +323,6 @@ class Tensor:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         from .autograd.engine import leaf_edge
         node, index = leaf_edge(self)
-        if self.grad_fn is None:
-            if node.pre_hooks is None:
-                node.pre_hooks = {}
-            hooks = node.pre_hooks.setdefault(0, [])
-            hooks.append(hook)
-            from .autograd.node import _RemovableHandle
-            return _RemovableHandle(hooks, hook)
         return node.add_pre_hook(index, hook)
 
     def register_post_accumulate_grad_hook(self, hook):

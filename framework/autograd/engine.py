@@ -42,7 +42,7 @@ def _sum_to_shape(grad, shape):
 
 
 def _run_hooks(hooks, grad):
-    for hook in list(hooks):
+    for hook in list(hooks.values()):
         result = hook(grad)
         if result is not None:
             grad = result
@@ -101,7 +101,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, capture=None, ac
             if not isinstance(input_grads, (tuple, list)):
                 input_grads = (input_grads,)
             if node.post_hooks:
-                for hook in list(node.post_hooks):
+                for hook in list(node.post_hooks.values()):
                     result = hook(tuple(input_grads), tuple(grads))
                     if result is not None:
                         input_grads = result
@@ -154,7 +154,7 @@ def _accumulate(variable, grad, create_graph):
     if tracer is not None:
         tracer.grad_written(variable)
     if variable._accumulator is not None and variable._accumulator.post_hooks:
-        for hook in list(variable._accumulator.post_hooks):
+        for hook in list(variable._accumulator.post_hooks.values()):
             hook(variable)
 
 

@@ -37,7 +37,33 @@ class SavedTensor:
         return t
 
 
-class Node:
+class _Hooks:
+    """Hook registration shared by tape nodes and leaf accumulators: hooks live in dicts keyed by their handle's id,
+    so ``handle.remove()`` drops exactly that registration."""
+
+    __slots__ = ()
+
+    def register_hook(self, hook):
+        """Register ``hook(grad_inputs, grad_outputs)`` to run after this node's backward."""
+        if self.post_hooks is None:
+            self.post_hooks = {}
+        return _register(self.post_hooks, hook)
+
+    def add_pre_hook(self, index, hook):
+        """Register ``hook(grad)`` on the gradient of output ``index`` before this node runs."""
+        if self.pre_hooks is None:
+            self.pre_hooks = {}
+        return _register(self.pre_hooks.setdefault(index, {}), hook)
+
+
+def _register(hooks, hook):
+    from ..utils.hooks import RemovableHandle
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
+class Node(_Hooks):
     """A recorded op: its derivative, saved tensors, attributes and edges to its inputs' nodes.
 
     ``next_edges[i]`` is ``(node, output_index)`` for the i-th input, or None when that input does
@@ -78,20 +104,6 @@ class Node:
         """Per input, whether a gradient for it is wanted (derivatives may skip the others)."""
         return tuple(e is not None for e in self.next_edges)
 
-    def register_hook(self, hook):
-        """Register ``hook(grad_inputs, grad_outputs)`` to run after this node's backward."""
-        if self.post_hooks is None:
-            self.post_hooks = []
-        self.post_hooks.append(hook)
-        return _RemovableHandle(self.post_hooks, hook)
-
-    def add_pre_hook(self, index, hook):
-        if self.pre_hooks is None:
-            self.pre_hooks = {}
-        hooks = self.pre_hooks.setdefault(index, [])
-        hooks.append(hook)
-        return _RemovableHandle(hooks, hook)
-
     @property
     def saved(self):
         """The saved tensors, checked against in-place modification since they were saved."""
@@ -110,7 +122,7 @@ class Node:
             self._freed = True
 
 
-class AccumulateGrad:
+class AccumulateGrad(_Hooks):
     """The sink node of a leaf tensor: accumulates incoming gradient into ``.grad``."""
 
     __slots__ = ("variable", "pre_hooks", "post_hooks", "__weakref__")
@@ -130,31 +142,6 @@ class AccumulateGrad:
 
     def __repr__(self):
         return f"<AccumulateGrad object at {id(self):#x}>"
-
-    def register_hook(self, hook):
-        if self.post_hooks is None:
-            self.post_hooks = []
-        self.post_hooks.append(hook)
-        return _RemovableHandle(self.post_hooks, hook)
-
-
-class _RemovableHandle:
-    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
-
-    __slots__ = ("_hooks", "_hook")
-
-    def __init__(self, hooks, hook):
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self):
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 _FIXED_NAMES = {"copy_slices": "CopySlices"}
