@@ -136,6 +136,27 @@ def test_hooks_modify_gradients_like_torch():
     assert seen == [[1.0, 1.0, 1.0]]
 
 
+def test_hook_handles_remove_only_their_own_registration():
+    calls = []
+    a = _leaf()
+    b = a * 2
+    first = b.register_hook(lambda g: calls.append("first"))
+    b.register_hook(lambda g: calls.append("second"))
+    node_hook = b.grad_fn.register_hook(lambda grad_inputs, grad_outputs: calls.append("node"))
+    same = b.register_hook(lambda g: calls.append("same"))
+    first.remove()
+    first.remove()  # removing twice is harmless
+    same.remove()
+    b.sum().backward(retain_graph=True)
+    assert calls == ["second", "node"]
+    node_hook.remove()
+    calls.clear()
+    with node_hook:  # a handle is a context manager that removes on exit
+        pass
+    b.sum().backward()
+    assert calls == ["second"]
+
+
 def test_custom_function():
     class Cube(autograd.Function):
         @staticmethod

@@ -201,3 +201,24 @@ def test_out_argument():
     out = framework.empty(0)
     framework.sum(framework.tensor(X), 1, out=out)
     np.testing.assert_allclose(out.numpy(), X.sum(1))
+
+
+@pytest.mark.parametrize("shape, dims, keepdim", [((16, 64, 512), (0, 1), True), ((16, 64, 512), (0,), False),
+                                                  ((128, 40), (0,), True), ((8, 6, 100), (0, 1), False)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sum_over_leading_axes_of_large_arrays(shape, dims, keepdim, dtype):
+    # the one-pass column-sum path (contiguous, >= 4096 elements); bias gradients take it
+    x = RNG.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[:3] = [np.inf, -np.inf, np.nan]  # inf - inf and NaN propagate per column
+    ours = framework.tensor(x).sum(dims, keepdim=keepdim)
+    want = torch.tensor(x).sum(dims, keepdim=keepdim)
+    assert ours.dtype == getattr(framework, dtype) and tuple(ours.shape) == tuple(want.shape)
+    # float64 accumulators: our float32 sums are the exactly rounded ones, closer than torch's float32 partial sums
+    exact = x.astype(np.float64).sum(dims, keepdims=keepdim)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(ours.numpy(), exact.astype(dtype), rtol=1e-6 if dtype == "float32" else 1e-12,
+                                   atol=0, equal_nan=True)
+    np.testing.assert_allclose(ours.numpy(), want.numpy(), rtol=1e-4, atol=1e-4, equal_nan=True)
+    transposed = framework.tensor(x).transpose(0, -1)  # not contiguous: numpy's pairwise reduction
+    np.testing.assert_allclose(transposed.sum((0,)).numpy(), torch.tensor(x).transpose(0, -1).sum((0,)).numpy(),
+                               rtol=1e-4, atol=1e-4, equal_nan=True)
