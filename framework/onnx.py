@@ -51,8 +51,9 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
     ``training`` (EVAL; PRESERVE for a model already in eval mode). ``dynamo`` and ``external_data`` choose
     torch's exporter and weight layout; there is one exporter here and weights are always embedded.
     ``dynamic_axes`` ({input or output name: {axis: dim name} or [axes]}): those axes become named free dims.
-    The model is traced again with them at 2n + 1 and the file is run in onnxruntime at that size and at n + 1; a
-    model whose graph depends on the size beyond reshapes raises NotImplementedError naming the op and line.
+    The model is traced again with them at 2n + 1 (from 2 where the example has 1) and the file is run in
+    onnxruntime at that size and at n + 1; a model whose graph depends on the size beyond reshapes raises
+    NotImplementedError naming the op and line.
     Arguments this exporter cannot honour (``dynamic_shapes``, custom opsets and translation tables, reports,
     profiling) raise NotImplementedError. Returns the ``onnx.ModelProto``.
     """
@@ -82,8 +83,8 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
         print(inference.graph)
     dynamic = None
     if dynamic_axes:
-        dynamic = _dynamic(model, args, kwargs, inference, dynamic_axes, input_names, output_names,
-                           bool(do_constant_folding and optimize))
+        inference, dynamic = _dynamic(model, args, kwargs, inference, dynamic_axes, input_names, output_names,
+                                      bool(do_constant_folding and optimize))
     proto = _build(onnx, inference, opset, input_names, output_names, export_params, keep_initializers_as_inputs,
                    dynamic)
     onnx.checker.check_model(proto)
@@ -179,15 +180,19 @@ def _dynamic(model, args, kwargs, inference, dynamic_axes, input_names, output_n
     if not any(input_dims):
         raise ValueError(f"{_WHO}: dynamic_axes names no axis of an input ({sorted(dynamic_axes)}); inputs are "
                          f"{ins}")
-    def resized(size=other_size):
-        new_args, new_kwargs = list(args), dict(kwargs)
+    def resized(size, base=(args, kwargs)):
+        new_args, new_kwargs = list(base[0]), dict(base[1])
         for (kind, key), axes in zip(leaves, input_dims):
             source = new_args if kind == "arg" else new_kwargs
             if axes:
                 source[key] = Tensor._wrap(tiled(source[key].numpy(), sorted(axes), size), source[key].dtype)
         return tuple(new_args), new_kwargs
 
-    args2, kwargs2 = resized()
+    if any(v.shape[axis] == 1 for v, axes in zip(inference.args, input_dims) for axis in axes):
+        # a size-1 dim specialises the trace (an expand to it is an identity and goes): export from size 2
+        args, kwargs = resized(lambda n: 2 if n == 1 else n)
+        inference = inference_graph(_WHO, model, args, kwargs, optimize=optimize)
+    args2, kwargs2 = resized(other_size, (args, kwargs))
     second = inference_graph(_WHO, model, args2, kwargs2, optimize=optimize)
     sizes = ", ".join(f"{name} {tuple(v.shape)}" for name, v in zip(ins, inference.args))
     dims = trace_dynamic(_WHO, f"traced with {sizes} and with the dynamic axes at 2n + 1", inference, second)
@@ -197,7 +202,8 @@ def _dynamic(model, args, kwargs, inference, dynamic_axes, input_names, output_n
         found = {i: asked.get(i) or _input_dim_name(dims, inference.args, input_dims, v, i) or
                  f"{name}_dynamic_axes_{i + 1}" for i in sorted(dims.of(v))}
         output_dims.append({**found, **asked})
-    return _Dynamic(input_dims, output_dims, dims, [(args2, kwargs2), resized(lambda n: n + 1)])
+    checks = [(args2, kwargs2), resized(lambda n: n + 1, (args, kwargs))]
+    return inference, _Dynamic(input_dims, output_dims, dims, checks)
 
 
 def _input_dim_name(dims, inputs, input_dims, value, i):
@@ -253,6 +259,20 @@ class _Builder:
         self.nodes, self.initializers, self.names = [], [], {}
         self._taken, self.location = set(), None
         self.dynamic = None  # jit.dynamic_axes.DynamicDims when exporting with dynamic axes
+        self.inputs = []  # graph input values with their ONNX names: where run-time sizes are read
+        self._gathered = {}
+
+    def dim_source(self, value, i):
+        """A 1-element int64 tensor holding dim ``i`` of ``value`` at run time, read off a graph input of the same
+        size (at both traced sizes), or None."""
+        for x, name in self.inputs:
+            for axis in sorted(self.dynamic.of(x)):
+                if self.dynamic.same_in_both(x, axis, value, i):
+                    key = (name, axis)
+                    if key not in self._gathered:
+                        self._gathered[key] = self.op("Gather", [self.op("Shape", [name]), self.ints([axis])])
+                    return self._gathered[key]
+        return None
 
     def unique(self, base):
         name, k = base, 1
@@ -318,6 +338,7 @@ def _build(onnx, inference, opset, input_names, output_names, export_params, kee
         name = input_names[k] if k < len(input_names) else f"input_{k}"
         b.names[value] = name
         b._taken.add(name)
+        b.inputs.append((value, name))
         shape = value.shape if dynamic is None else _shape_with_names(value.shape, dynamic.input_dims[k])
         graph_inputs.append(onnx.helper.make_tensor_value_info(name, _onnx_type(onnx, value.dtype), shape))
     for value in inference.state:
@@ -620,40 +641,52 @@ def _all_any(op_type):
 
 
 def _reshape(b, node, ins):
-    return b.op("Reshape", [ins[0], b.ints(_reshape_target(b, node))])
-
-
-def _reshape_target(b, node):
-    """The target shape; with dynamic axes, a dynamic dim copied from the same dim of the input is 0 (Reshape's
-    "keep"), and one other dynamic dim may be -1 (inferred)."""
-    x, out = node.inputs[0], node.outputs[0]
-    target = list(out.shape)
-    free = b.dynamic.of(out) if b.dynamic is not None else ()
-    inferred = []
-    for i in sorted(free):
-        if i < len(x.shape) and i in b.dynamic.of(x) and b.dynamic.same_in_both(x, i, out, i):
-            target[i] = 0
-        else:
-            inferred.append(i)
-    if len(inferred) > 1:
-        raise NotImplementedError(f"{_WHO}: dynamic_axes: reshape to {out.shape} (at {node.location}) has "
-                                  f"{len(inferred)} dims that follow the dynamic size in new places")
-    for i in inferred:
-        target[i] = -1
-    return target
+    return b.op("Reshape", [ins[0], _target_shape(b, node.inputs[0], node.outputs[0], "reshape", node.location)])
 
 
 def _expand(b, node, ins):
-    x, out = node.inputs[0], node.outputs[0]
-    target = list(out.shape)
-    lead = len(out.shape) - len(x.shape)
-    for i in sorted(b.dynamic.of(out) if b.dynamic is not None else ()):
-        j = i - lead
-        if j < 0 or j not in b.dynamic.of(x) or not b.dynamic.same_in_both(x, j, out, i):
-            raise NotImplementedError(f"{_WHO}: dynamic_axes: expand to {out.shape} (at {node.location}) makes a "
-                                      "dim follow the dynamic size that its input does not have")
-        target[i] = 1  # broadcasting keeps the input's (dynamic) size
-    return b.op("Expand", [ins[0], b.ints(target)])
+    return b.op("Expand", [ins[0], _target_shape(b, node.inputs[0], node.outputs[0], "expand", node.location)])
+
+
+def _target_shape(b, x, out, kind, location):
+    """The name of the int64 target shape ``out`` of a reshape or expand of ``x`` (None: not a graph value).
+
+    Static dims are constants. With dynamic axes a dynamic dim is, in order of preference: kept from the input
+    (Reshape's 0 for the same dim; Expand's 1 where the input's dim broadcasts), read at run time from a graph
+    input with the same size (Shape + Gather), or, for one dim of a reshape, inferred (-1).
+    """
+    target = [int(d) for d in out.shape]
+    free = sorted(b.dynamic.of(out)) if b.dynamic is not None else []
+    if not free:
+        return b.ints(target)
+    runtime, inferred = {}, []
+    known = x is not None and x in b.dynamic.second_shapes
+    lead = len(out.shape) - len(x.shape) if known else 0
+    for i in free:
+        if kind == "reshape" and known and i < len(x.shape) and i in b.dynamic.of(x) and \
+                b.dynamic.same_in_both(x, i, out, i):
+            target[i] = 0
+        elif kind == "expand" and known and i >= lead and i - lead in b.dynamic.of(x) and \
+                b.dynamic.same_in_both(x, i - lead, out, i):
+            target[i] = 1  # broadcasting keeps the input's (dynamic) size
+        else:
+            source = b.dim_source(out, i)
+            if source is not None:
+                runtime[i] = source
+            elif kind == "reshape":
+                inferred.append(i)
+            else:
+                raise NotImplementedError(f"{_WHO}: dynamic_axes: expand to {out.shape} (at {location}) makes "
+                                          f"dim {i} follow the dynamic size, and no input has that size")
+    if len(inferred) > 1:
+        raise NotImplementedError(f"{_WHO}: dynamic_axes: reshape to {out.shape} (at {location}) has "
+                                  f"{len(inferred)} dims that follow the dynamic size in new places")
+    for i in inferred:
+        target[i] = -1
+    if not runtime:
+        return b.ints(target)
+    parts = [runtime[i] if i in runtime else b.ints([d]) for i, d in enumerate(target)]
+    return b.op("Concat", parts, axis=0)
 
 
 def _permute(b, node, ins):
@@ -684,7 +717,7 @@ def _slice(b, node, ins):
     if axes:
         out = b.op("Slice", [out, b.ints(starts), b.ints(ends), b.ints(axes), b.ints(steps)])
     if node.outputs[0].shape != _sliced_shape(shape, axes, starts, ends, steps) or not axes:
-        out = b.op("Reshape", [out, b.ints(node.outputs[0].shape)])
+        out = b.op("Reshape", [out, _target_shape(b, None, node.outputs[0], "reshape", node.location)])
     return out
 
 
@@ -724,7 +757,8 @@ def _split(b, node, ins):
     parts = b.op("Split", [ins[0], b.ints(sizes)], outputs=len(sizes), axis=int(a["dim"]))
     parts = parts if isinstance(parts, list) else [parts]
     if a["squeeze"]:
-        parts = [b.op("Reshape", [p, b.ints(v.shape)]) for p, v in zip(parts, node.outputs)]
+        parts = [b.op("Reshape", [p, _target_shape(b, None, v, "reshape", node.location)])
+                 for p, v in zip(parts, node.outputs)]
     return parts
 
 

@@ -153,8 +153,10 @@ def _cmd_export(args):
     if make_input is None:
         raise CommandError(f"export: no example input known for the {family!r} family; export from Python with "
                            "framework.onnx.export(model, (example_input,), path)")
+    dynamic = {"input": {0: "batch"}, "output": {0: "batch"}} if args.dynamic_batch else None
     try:
-        torch.onnx.export(model, (make_input(),), args.onnx)
+        torch.onnx.export(model, (make_input(),), args.onnx, input_names=["input"], output_names=["output"],
+                          dynamic_axes=dynamic)
     except Exception as e:  # the exporter's reasons (an unsupported op, a graph break) are the user's answer
         raise CommandError(f"export of {args.model} failed: {type(e).__name__}: {e}") from None
     print(f"exported {args.model} to {args.onnx}")
@@ -219,6 +221,7 @@ def build_parser():
     p.add_argument("model")
     p.add_argument("--onnx", required=True, metavar="OUT")
     p.add_argument("--weights", metavar="PATH")
+    p.add_argument("--dynamic-batch", action="store_true", help="leave the batch dim free (ONNX dim 'batch')")
     p.set_defaults(run=_cmd_export)
     return parser
 

@@ -91,6 +91,13 @@ def test_export_writes_an_onnx_file_that_runs_like_the_model(tmp_path, capsys):
     x = np.random.default_rng(0).random((1, 64), dtype=np.float32)
     (got,) = session.run(None, {session.get_inputs()[0].name: x})
     np.testing.assert_allclose(got, net(framework.tensor(x)).detach().numpy(), atol=1e-5)
+    assert main(["export", "mlp", "--weights", str(tmp_path / "mlp.pt"), "--onnx", str(tmp_path / "d.onnx"),
+                 "--dynamic-batch"]) == 0
+    session = ort.InferenceSession(str(tmp_path / "d.onnx"))
+    assert session.get_inputs()[0].shape[0] == "batch" and session.get_outputs()[0].shape[0] == "batch"
+    x = np.random.default_rng(1).random((5, 64), dtype=np.float32)
+    (got,) = session.run(None, {"input": x})
+    np.testing.assert_allclose(got, net(framework.tensor(x)).detach().numpy(), atol=1e-5)
     assert main(["export", "alexnet", "--onnx", str(tmp_path / "a.onnx")]) == 2
     assert "unknown model 'alexnet'" in capsys.readouterr().err
 

@@ -196,8 +196,8 @@ class BertModel(nn.Module):
             raise ValueError(f"BertModel: sequence length {length} exceeds max_position_embeddings "
                              f"{self.config.max_position_embeddings}")
         device = input_ids.device
-        if token_type_ids is None:
-            token_type_ids = torch.zeros(batch, length, dtype=torch.long, device=device)
+        if token_type_ids is None:  # one row, broadcast over the batch (an exported graph keeps its batch free)
+            token_type_ids = torch.zeros(1, length, dtype=torch.long, device=device)
         if position_ids is None:
             position_ids = torch.arange(length, device=device).unsqueeze(0)
         hidden = self.embeddings(input_ids, token_type_ids, position_ids)

@@ -42,6 +42,18 @@ def test_zoo_models_run_in_onnxruntime(name, tmp_path):
     assert_matches(run_onnx(str(path), args), eager_outputs(model, args))
 
 
+@pytest.mark.parametrize("name", sorted(zoo_models()))
+def test_zoo_models_export_with_a_free_batch(name, tmp_path):
+    # every zoo family: a batch-1 example (the size-1 case) exported with a free batch, run at batch 3
+    model, args = zoo_models()[name]()
+    example = tuple(a[:1] for a in args)
+    path = tmp_path / f"{name}.onnx"
+    torch.onnx.export(model, example, path, input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    wider = tuple(torch.randn(3, *a.shape[1:]) if a.is_floating_point() else torch.randint(0, 50, (3, *a.shape[1:]))
+                  for a in args)  # the zoo's small text models have 50 tokens
+    assert_matches(run_onnx(str(path), wider), eager_outputs(model, wider))
+
+
 def test_initializers_carry_state_dict_names_and_inputs_outputs_are_named():
     model, args = MODELS["lenet"]()
     buffer = io.BytesIO()
