@@ -265,6 +265,14 @@ def _pool_values(name):
     return emit
 
 
+def _clip(w, n, a):
+    return f"np.clip({a[0]}, {_fmt(n.attrs['lo'])}, {_fmt(n.attrs['hi'])})"
+
+
+def _reshape(w, n, a):
+    return f"{a[0]}.reshape({tuple(n.outputs[0].shape)!r})"
+
+
 def _cast(w, n, a):
     dtype = np.dtype(n.outputs[0].dtype.np).name
     if dtype == "bool":
@@ -288,8 +296,7 @@ _EMIT = {
     "erf": _helper("_erf"), "gelu": _helper("_gelu"), "softmax": _helper("_softmax"),
     "log_softmax": _helper("_log_softmax"),
     "leaky_relu": lambda w, n, a: f"np.where({a[0]} > 0, {a[0]}, {a[0]} * {_fmt(n.attrs['slope'])})",
-    "hardtanh": lambda w, n, a: f"np.clip({a[0]}, {_fmt(n.attrs['lo'])}, {_fmt(n.attrs['hi'])})",
-    "clamp": lambda w, n, a: f"np.clip({a[0]}, {_fmt(n.attrs['lo'])}, {_fmt(n.attrs['hi'])})",
+    "hardtanh": _clip, "clamp": _clip,
     "hardsigmoid": lambda w, n, a: f"np.clip({a[0]} + 3, 0, 6) / 6",
     "hardswish": lambda w, n, a: f"{a[0]} * (np.clip({a[0]} + 3, 0, 6) / 6)",
     "elu": _helper("_elu"), "softplus": _helper("_softplus"),
@@ -301,8 +308,7 @@ _EMIT = {
     "adaptive_max_pool": _pool_values("_adaptive_max_pool"),
     "sum": _reduce("np.sum"), "mean": _reduce("np.mean"), "amax": _reduce("np.amax"), "amin": _reduce("np.amin"),
     "prod": _reduce("np.prod"), "all": _reduce("np.all"), "any": _reduce("np.any"),
-    "reshape": lambda w, n, a: f"{a[0]}.reshape({tuple(n.outputs[0].shape)!r})",
-    "view": lambda w, n, a: f"{a[0]}.reshape({tuple(n.outputs[0].shape)!r})",
+    "reshape": _reshape, "view": _reshape,
     "expand": lambda w, n, a: f"np.broadcast_to({a[0]}, {tuple(n.outputs[0].shape)!r})",
     "permute": lambda w, n, a: f"{a[0]}.transpose({tuple(n.attrs['dims'])!r})",
     "slice": lambda w, n, a: f"{a[0]}[{_key_text(w, n.attrs['key'], advanced=False)}]",

@@ -327,13 +327,11 @@ def _minimum(r, a, p, T):
     return [f"{r} = {_min(a[0], a[1])}"]
 
 
-def _fmax(r, a, p, T):
-    # the non-NaN one wins
-    return [f"{r} = {a[0]} if ({a[0]} >= {a[1]} or {a[1]} != {a[1]}) else {a[1]}"]
-
-
-def _fmin(r, a, p, T):
-    return [f"{r} = {a[0]} if ({a[0]} <= {a[1]} or {a[1]} != {a[1]}) else {a[1]}"]
+def _non_nan_wins(compare):
+    """fmax / fmin: the first operand when it compares ``compare`` to the second or the second is NaN."""
+    def emit(r, a, p, T):
+        return [f"{r} = {a[0]} if ({a[0]} {compare} {a[1]} or {a[1]} != {a[1]}) else {a[1]}"]
+    return emit
 
 
 def _cast(r, a, p, T):
@@ -372,7 +370,7 @@ SCALAR_OPS = {
     "pow": ScalarOp(2, _expr("{0} ** {1}")), "atan2": ScalarOp(2, _expr("math.atan2({0}, {1})")),
     "hypot": ScalarOp(2, _expr("math.hypot({0}, {1})")), "copysign": ScalarOp(2, _expr("math.copysign({0}, {1})")),
     "maximum": ScalarOp(2, _maximum), "minimum": ScalarOp(2, _minimum),
-    "fmax": ScalarOp(2, _fmax), "fmin": ScalarOp(2, _fmin),
+    "fmax": ScalarOp(2, _non_nan_wins(">=")), "fmin": ScalarOp(2, _non_nan_wins("<=")),
     # comparisons and logic
     "eq": ScalarOp(2, _test("{0} == {1}"), kind="bool"), "ne": ScalarOp(2, _test("{0} != {1}"), kind="bool"),
     "lt": ScalarOp(2, _test("{0} < {1}"), kind="bool"), "le": ScalarOp(2, _test("{0} <= {1}"), kind="bool"),

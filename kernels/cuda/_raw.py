@@ -22,9 +22,19 @@ def array_module(array):
     return cupy
 
 
+# Macros every source may use: the grid-stride loop over ``total`` items, and the parameter list of a sliding
+# window over (batch, channels, h, w) planes (conv's im2col/col2im and pooling share it).
+PRELUDE = r"""
+#define GRID_STRIDE(k) for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total; \
+    k += (long long)blockDim.x * gridDim.x)
+#define GEOMETRY long long batch, long long channels, long long h, long long w, long long kh, long long kw, \
+    long long sh, long long sw, long long ph, long long pw, long long dh, long long dw, long long oh, long long ow
+"""
+
+
 def typed_source(source, dtype):
-    """``source`` with ``T`` defined as the C type of ``dtype``."""
-    return f"typedef {CTYPES[np.dtype(dtype)]} T;\n{source}"
+    """``source`` with ``T`` defined as the C type of ``dtype`` and the shared macros (``PRELUDE``) before it."""
+    return f"typedef {CTYPES[np.dtype(dtype)]} T;\n{PRELUDE}{source}"
 
 
 def function(source, name, dtype):

@@ -7,10 +7,6 @@ col2im gathers (each input cell sums the column entries that read it), so it nee
 from ._raw import launch
 
 SOURCE = r"""
-#define GEOMETRY long long batch, long long channels, long long h, long long w, long long kh, long long kw, \
-    long long sh, long long sw, long long ph, long long pw, long long dh, long long dw, long long oh, long long ow
-#define GRID_STRIDE(k) for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total; \
-    k += (long long)blockDim.x * gridDim.x)
 
 extern "C" __global__ void im2col(long long total, const T* x, T* cols, GEOMETRY) {
     GRID_STRIDE(k) {

@@ -11,8 +11,6 @@ import numpy as np
 from ._raw import CTYPES, array_module, launch
 
 SOURCE = r"""
-#define GRID_STRIDE(k) for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total; \
-    k += (long long)blockDim.x * gridDim.x)
 
 // mode: 0 sum, 1 prod, 2 mean (summed here), 3 amax, 4 amin; NaN wins amax and amin
 extern "C" __global__ void reduce_runs(long long total, T* out, const T* values, const long long* order,

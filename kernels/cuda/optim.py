@@ -7,8 +7,6 @@ non-contiguous handling through ``_launch``) run unchanged on device arrays.
 from ._raw import launch
 
 SOURCE = r"""
-#define GRID_STRIDE(k) for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total; \
-    k += (long long)blockDim.x * gridDim.x)
 
 extern "C" __global__ void adam(long long total, const T* g, T* p, T* m, T* v, T* vmax, const T* s,
                                 long long lerp_lo, long long amsgrad, long long decoupled) {

@@ -6,10 +6,6 @@ atomics). The loops keep the CPU loops' signatures, so the CPU kernels' geometry
 from ._raw import launch
 
 SOURCE = r"""
-#define GEOMETRY long long batch, long long channels, long long h, long long w, long long kh, long long kw, \
-    long long sh, long long sw, long long ph, long long pw, long long dh, long long dw, long long oh, long long ow
-#define GRID_STRIDE(k) for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total; \
-    k += (long long)blockDim.x * gridDim.x)
 
 // PyTorch's rule per window: start at its first cell inside x, move on at a larger value or any NaN.
 extern "C" __global__ void max_pool(long long total, const T* x, T* values, long long* indices, GEOMETRY) {

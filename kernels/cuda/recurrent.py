@@ -10,8 +10,6 @@ import numpy as np
 from ._raw import array_module, launch
 
 SOURCE = r"""
-#define GRID_STRIDE(k) for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total; \
-    k += (long long)blockDim.x * gridDim.x)
 
 __device__ T tanh_from_exp(T x) { return (T)1 - (T)2 / ((T)1 + exp((T)2 * x)); }
 

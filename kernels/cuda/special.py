@@ -12,8 +12,6 @@ import numpy as np
 from ._raw import launch
 
 SOURCE = r"""
-#define GRID_STRIDE(k) for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total; \
-    k += (long long)blockDim.x * gridDim.x)
 #define INF_D __longlong_as_double(0x7ff0000000000000LL)  // NVRTC has no INFINITY / NAN
 #define NAN_D __longlong_as_double(0x7ff8000000000000LL)
 #define PI_D 3.141592653589793
