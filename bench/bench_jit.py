@@ -129,7 +129,7 @@ def profile(name):
     print(f"step {fmt_time(total)}, in kernels {fmt_time(in_kernels)}, executor and binding overhead "
           f"{fmt_time(total - in_kernels)}, {len(entry.graph.nodes)} nodes\n")
     print("| kernel | calls/step | time/step | share |\n| --- | --- | --- | --- |")
-    for label, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:20]:
+    for label, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:int(os.environ.get("ROWS", 20))]:
         print(f"| {label} | {counts[label] // runs} | {fmt_time(seconds / runs)} | {seconds / runs / total:.0%} |")
 
 

@@ -156,5 +156,25 @@ def _check(graph, name, inputs, effects):
     if list(graph.inputs) != inputs:
         raise RuntimeError(f"optimize(): pass {name!r} changed the graph's inputs")
     remaining = [node for node in graph.nodes if node.mutates]
-    if remaining != effects:
-        raise RuntimeError(f"optimize(): pass {name!r} dropped or reordered a node with effects")
+    if set(remaining) != set(effects) or len(remaining) != len(effects):
+        raise RuntimeError(f"optimize(): pass {name!r} dropped a node with effects")
+    position = {node: i for i, node in enumerate(remaining)}
+    footprint = _effect_footprints(graph, effects)
+    for a, first in enumerate(effects):
+        for second in effects[a + 1:]:
+            if position[second] < position[first] and _conflict(footprint[first], footprint[second]):
+                raise RuntimeError(f"optimize(): pass {name!r} reordered two nodes with effects on the same memory")
+
+
+def _effect_footprints(graph, effects):
+    """node -> (roots it writes, roots it reads, draws random numbers) for the nodes with effects."""
+    from .analysis import is_random, roots
+    root = roots(graph)
+    return {node: ({root[node.inputs[k]] for k in node.mutates}, {root[v] for v in node.inputs}, is_random(node))
+            for node in effects}
+
+
+def _conflict(one, other):
+    """True when two effects may not swap: either writes what the other touches, or both draw random numbers."""
+    (w1, r1, rand1), (w2, r2, rand2) = one, other
+    return bool(w1 & (w2 | r2) or w2 & r1) or (rand1 and rand2)
