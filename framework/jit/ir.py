@@ -5,7 +5,7 @@ froze), nodes in execution order and outputs. Each ``Node`` calls one backend ke
 values with keyword attributes, the same call ``framework.ops.registry.dispatch`` makes in eager mode, so
 a node means exactly what the eager op meant. Nodes that write into an input's memory (in-place copies,
 optimizer updates, random generators' state) list those inputs in ``mutates``; passes treat them as
-barriers and never drop or reorder them.
+barriers: passes never drop them, nor swap two that touch the same memory.
 """
 import numpy as np
 

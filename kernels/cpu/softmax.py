@@ -11,39 +11,41 @@ _LN2_HI = np.float32(0.693359375)  # ln 2 split in two so n * ln2 is exact for t
 _LN2_LO = np.float32(-2.12194440e-4)
 
 
+@jit(inline="always", error_model="numpy")
+def exp_of_nonpositive(v):
+    """exp(``v``) of a float32 ``v`` <= 0 (NaN stays NaN, below -87 gives 0), vectorisable in a Numba loop.
+
+    numpy's float32 exp runs scalar on this machine (no AVX-512); this branch-free polynomial (2.5 ulp on
+    [-87, 0]) vectorises: exp(v) = p(r) * 2**n, 2**n built from its exponent bits.
+    """
+    tiny = v < np.float32(-87.0)
+    w = np.float32(0.0) if tiny else v
+    n = np.floor(w * _LOG2E + np.float32(0.5))
+    r = w - n * _LN2_HI - n * _LN2_LO
+    p = np.float32(1.9875691500e-4)
+    p = p * r + np.float32(1.3981999507e-3)
+    p = p * r + np.float32(8.3334519073e-3)
+    p = p * r + np.float32(4.1665795894e-2)
+    p = p * r + np.float32(1.6666665459e-1)
+    p = p * r + np.float32(5.0000001201e-1)
+    scale = np.int32((np.int32(n) + np.int32(127)) << np.int32(23)).view(np.float32)
+    return np.float32(0.0) if tiny else ((p * r * r + r) + np.float32(1.0)) * scale
+
+
 # reassociation (for the vectorised row sums) but no "no NaNs/infs" assumption: NaN rows must stay NaN
 @jit(fastmath={"reassoc", "contract", "arcp", "nsz", "afn"}, error_model="numpy")
-def _softmax_rows(rows, shift, out, bits, as_float, log):
+def _softmax_rows(rows, shift, out, log):
     """Softmax (or the row sums of exp, for log-softmax) of float32 rows shifted by their max, row by row.
 
-    numpy's float32 exp runs scalar on this machine (no AVX-512); this branch-free polynomial
-    (2.5 ulp on [-87, 0]) vectorises: exp(v) = p(r) * 2**n, with 2**n built from its exponent bits in
-    ``bits`` and read back through ``as_float`` (the same memory viewed as float32). Inputs are <= 0
-    after the shift; below -87 the result is 0. Returns nothing; ``out`` holds the softmax, or for
-    ``log`` the per-row sums in ``out[:, 0]``.
+    Returns nothing; ``out`` holds the softmax, or for ``log`` the per-row sums in ``out[:, 0]``.
     """
     for i in range(rows.shape[0]):
         m = shift[i, 0]
         for j in range(rows.shape[1]):
-            v = rows[i, j] - m
-            tiny = v < np.float32(-87.0)
-            if tiny:
-                v = np.float32(0.0)
-            n = np.floor(v * _LOG2E + np.float32(0.5))
-            r = v - n * _LN2_HI - n * _LN2_LO
-            p = np.float32(1.9875691500e-4)
-            p = p * r + np.float32(1.3981999507e-3)
-            p = p * r + np.float32(8.3334519073e-3)
-            p = p * r + np.float32(4.1665795894e-2)
-            p = p * r + np.float32(1.6666665459e-1)
-            p = p * r + np.float32(5.0000001201e-1)
-            out[i, j] = np.float32(0.0) if tiny else (p * r * r + r) + np.float32(1.0)
-            bits[i, j] = (np.int32(n) + np.int32(127)) << np.int32(23)
+            out[i, j] = exp_of_nonpositive(rows[i, j] - m)
         total = np.float32(0.0)
         for j in range(rows.shape[1]):
-            e = out[i, j] * as_float[i, j]
-            out[i, j] = e
-            total += e
+            total += out[i, j]
         if log:
             out[i, 0] = total
         else:
@@ -61,8 +63,7 @@ def _fast_rows(x, log):
     rows = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
     shift = rows.max(axis=1, keepdims=True)  # NaN rows stay NaN, as in PyTorch
     out = np.empty_like(rows)
-    bits = np.empty(rows.shape, np.int32)
-    _softmax_rows(rows, shift, out, bits, bits.view(np.float32), log)
+    _softmax_rows(rows, shift, out, log)
     if log:
         out = (rows - shift) - np.log(out[:, :1])
     return out.reshape(x.shape)

@@ -1,9 +1,10 @@
 """The optimisation pipeline of graph mode: ``optimize(graph)`` rewrites a captured graph in place.
 
-Default order: constant folding, simplification, CSE, DCE, sharing GELU's Phi(x) between forward and backward,
-elementwise fusion (``fuse.py``, when present), DCE again, copy elision, then memory planning. Each pass is a
-function ``pass(graph) -> stats dict`` that keeps the graph valid and never drops or reorders a node with
-effects; the pipeline checks both after every pass.
+Default order: constant folding, simplification, CSE, DCE, cross-entropy's backward in one pass, sharing GELU's
+Phi(x) between forward and backward, elementwise fusion (``fuse.py``, when present), DCE again, copy elision,
+moving optimizer updates up to their gradients, then memory planning. Each pass is a
+function ``pass(graph) -> stats dict`` that keeps the graph valid, never drops a node with effects and never
+swaps two that touch the same memory; the pipeline checks both after every pass.
 
 >>> report = optimize(graph)          # doctest: +SKIP
 >>> print(report)                     # op counts per pass, fusion groups, the memory plan
@@ -11,12 +12,14 @@ effects; the pipeline checks both after every pass.
 import importlib
 import time
 
+from .class_grad import fuse_class_backward
 from .constant_fold import fold_constants
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .elide_copies import elide_copies
 from .share_terms import share_forward_terms
 from .memory_plan import eager_peak_bytes, plan_memory
+from .schedule_updates import schedule_updates
 from .simplify import simplify
 
 __all__ = ["optimize", "OptimizeReport", "PassRecord", "PASSES", "DEFAULT_PIPELINE"]
@@ -27,11 +30,13 @@ PASSES = {
     "cse": eliminate_common_subexpressions,
     "dce": eliminate_dead_code,
     "share_terms": share_forward_terms,
+    "class_backward": fuse_class_backward,
+    "schedule_updates": schedule_updates,
     "elide_copies": elide_copies,
     "memory_plan": plan_memory,
 }
-DEFAULT_PIPELINE = ("constant_fold", "simplify", "cse", "dce", "share_terms", "fuse", "dce", "elide_copies",
-                    "memory_plan")
+DEFAULT_PIPELINE = ("constant_fold", "simplify", "cse", "dce", "class_backward", "share_terms", "fuse", "dce",
+                    "elide_copies", "schedule_updates", "memory_plan")
 
 
 def _fusion_pass():

@@ -39,8 +39,8 @@ def test_traced_function_matches_eager_after_the_pipeline():
 
 
 def test_default_pipeline_order_and_unknown_passes():
-    assert DEFAULT_PIPELINE == ("constant_fold", "simplify", "cse", "dce", "share_terms", "fuse", "dce",
-                                "elide_copies", "memory_plan")
+    assert DEFAULT_PIPELINE == ("constant_fold", "simplify", "cse", "dce", "class_backward", "share_terms", "fuse",
+                                "dce", "elide_copies", "schedule_updates", "memory_plan")
     graph = _traced_graph(lambda x: x * 2, framework.ones(3))
     with pytest.raises(ValueError, match="unknown pass 'nope'"):
         optimize(graph, passes=("nope",))
@@ -59,5 +59,27 @@ def test_a_pass_that_drops_an_effect_is_caught():
         g.nodes = [n for n in g.nodes if not n.mutates]
         return {}
 
-    with pytest.raises(RuntimeError, match="dropped or reordered a node with effects"):
+    with pytest.raises(RuntimeError, match="dropped a node with effects"):
         optimize(graph, passes=(bad,))
+
+
+def test_a_pass_that_swaps_two_writes_to_one_buffer_is_caught_and_disjoint_writes_may_swap():
+    def step(x, y, z):
+        a, b, c = y * 2, y + 1, y - 1
+        x.copy_(a)
+        x.copy_(b)  # the same buffer: order decides the result
+        z.copy_(c)  # another buffer: may run first
+        return y
+
+    def swap(first, second):
+        def run(g):
+            writes = [n for n in g.nodes if n.mutates]
+            i, j = g.nodes.index(writes[first]), g.nodes.index(writes[second])
+            g.nodes[i], g.nodes[j] = g.nodes[j], g.nodes[i]
+            return {}
+        return run
+
+    args = framework.zeros(3), framework.ones(3), framework.zeros(3)
+    with pytest.raises(RuntimeError, match="reordered two nodes with effects on the same memory"):
+        optimize(_traced_graph(step, *args), passes=(swap(0, 1),))
+    optimize(_traced_graph(step, *args), passes=(swap(1, 2),))
