@@ -1,10 +1,28 @@
 """Index-driven resampling kernels: take along a dim, its adjoint (sum back along a dim), constant padding."""
 import numpy as np
 
+from ._numba import jit
+
 
 def index_take(x, indices, dim):
     """``x`` read at ``indices`` along ``dim``; the shape of ``indices`` replaces that dim."""
     return np.take(x, indices, axis=dim)
+
+
+@jit(error_model="numpy")
+def _scatter_add_rows(g3, flat, out):
+    """out[r, flat[k], :] += g3[r, k, :] in index order (so repeated indices sum deterministically)."""
+    size = out.shape[1]
+    for r in range(g3.shape[0]):
+        for k in range(flat.shape[0]):
+            dst = flat[k]
+            if dst < 0:
+                dst += size
+            for c in range(g3.shape[2]):
+                out[r, dst, c] += g3[r, k, c]
+
+
+_SCATTER_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def index_put_add(g, indices, dim, size):
@@ -14,7 +32,10 @@ def index_put_add(g, indices, dim, size):
     g3 = g.reshape((int(np.prod(pre)), indices.size, int(np.prod(post))))
     out = np.zeros((g3.shape[0], size, g3.shape[2]), dtype=g.dtype)
     flat = indices.ravel()
-    if flat.size:
+    # on a device (kernels/cuda re-binds this module) the Numba loop is None and the sorted sums run
+    if flat.size and _scatter_add_rows is not None and g.dtype in _SCATTER_DTYPES:
+        _scatter_add_rows(np.ascontiguousarray(g3), flat.astype(np.int64, copy=False), out)
+    elif flat.size:
         # Sorting groups repeated indices so each destination gets one vectorised reduceat sum.
         order = np.argsort(flat, kind="stable")
         ordered = flat[order]

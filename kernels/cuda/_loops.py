@@ -49,6 +49,7 @@ def generic_loops(xp, special):
         "kernels.cpu.activation": {"_erf_loop": erf, "_one_pass": None},
         "kernels.cpu.reduction": {"_row_sums": row_sums, "_column_sums": column_sums},
         "kernels.cpu.loss": {"_class_pick_backward_rows": None},
+        "kernels.cpu.sampling": {"_scatter_add_rows": None},
         "kernels.cpu.indexing": {"_add_at": add_at},
         "kernels.cpu.pooling": {"_scatter_planes": scatter_planes},
     }
