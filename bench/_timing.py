@@ -13,8 +13,12 @@ except ImportError:  # torch is an oracle, not a dependency
     torch = None
 
 
-def measure(candidates, repeat=15, min_time=0.02):
-    """Median seconds per call of each ``name -> fn``, taking turns so machine load hits all alike."""
+def measure(candidates, repeat=15, min_time=0.02, settle=0.02):
+    """Median seconds per call of each ``name -> fn``, taking turns so machine load hits all alike.
+
+    Each turn starts ``settle`` seconds after the previous one ends: torch's OpenMP workers and OpenBLAS's keep
+    spinning for milliseconds after their last op, and would otherwise slow whichever candidate runs next.
+    """
     loops = {}
     for name, fn in candidates.items():
         fn()  # warm up (Numba compile, caches)
@@ -25,6 +29,8 @@ def measure(candidates, repeat=15, min_time=0.02):
     samples = {name: [] for name in candidates}
     for _ in range(repeat):
         for name, fn in candidates.items():
+            # let the previous candidate's thread pools (OpenMP, OpenBLAS) stop spinning on the cores first
+            time.sleep(settle)
             n = loops[name]
             start = time.perf_counter()
             for _ in range(n):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("hypothesis")
-from test_passes_random import Builder, assert_same, run  # noqa: E402
+from test_passes_random import Builder, assert_same, run, small_training_step  # noqa: E402
 
 import framework  # noqa: E402
 from framework.jit.executor import Executor  # noqa: E402
@@ -96,29 +96,17 @@ def test_the_memory_plan_never_donates_a_buffer_an_output_took():
 
 
 def test_a_compiled_training_step_hands_gradients_over_without_copies():
-    framework.manual_seed(0)
-    model = framework.nn.Sequential(framework.nn.Linear(6, 8), framework.nn.ReLU(), framework.nn.Linear(8, 3))
-    opt = framework.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    x, y = framework.randn(5, 6), framework.tensor([0, 2, 1, 1, 0])
+    def sgd(params):
+        return framework.optim.SGD(params, lr=0.1, momentum=0.9)
 
-    def step():
-        opt.zero_grad()
-        loss = framework.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    reference = [p.detach().clone() for p in model.parameters()]
+    model, step = small_training_step(sgd)
     compiled = framework.compile(step, options={"worth_check": False})
     losses = [compiled().item() for _ in range(4)]
     assert "take_buffer" in _kernels(compiled.graph) and "clone" not in _kernels(compiled.graph)
     grads = [p.grad.numpy() for p in model.parameters()]
     assert not any(np.shares_memory(a, b) for i, a in enumerate(grads) for b in grads[i + 1:])
 
-    for p, r in zip(model.parameters(), reference):  # the same four steps eagerly, from the same start
-        with framework.no_grad():
-            p.copy_(r)
-    opt = framework.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model, step = small_training_step(sgd)  # the same four steps eagerly, from the same start
     eager = [step().item() for _ in range(4)]
     np.testing.assert_allclose(losses, eager, rtol=1e-6)
     for p, g in zip(model.parameters(), grads):

@@ -70,6 +70,23 @@ def assert_same(before, after, rtol=1e-6, atol=0):
         np.testing.assert_allclose(b, a, rtol=rtol, atol=atol, equal_nan=True)
 
 
+def small_training_step(make_optimizer):
+    """(model, step): a seeded 6-8-3 MLP and a closure running one cross-entropy training step with the optimizer
+    ``make_optimizer(parameters)``; every call builds the same model from the same seed."""
+    framework.manual_seed(0)
+    model = framework.nn.Sequential(framework.nn.Linear(6, 8), framework.nn.ReLU(), framework.nn.Linear(8, 3))
+    opt = make_optimizer(model.parameters())
+    x, y = framework.randn(5, 6), framework.tensor([0, 2, 1, 1, 0])
+
+    def step():
+        opt.zero_grad()
+        loss = framework.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return model, step
+
+
 # ----- random programs ---------------------------------------------------------------------------------
 UNARY = ("neg", "exp", "tanh", "abs", "sigmoid", "sqrt", "clone")
 BINARY = ("add", "sub", "mul", "div", "maximum")

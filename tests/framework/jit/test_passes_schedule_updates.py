@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("hypothesis")
-from test_passes_random import Builder, assert_same, run  # noqa: E402
+from test_passes_random import Builder, assert_same, run, small_training_step  # noqa: E402
 
 import framework  # noqa: E402
 from framework.jit.passes import DEFAULT_PIPELINE  # noqa: E402
@@ -66,18 +66,7 @@ def test_a_write_stays_behind_an_earlier_write_to_what_it_reads():
 
 def test_compiled_adam_step_moves_updates_and_equals_the_unscheduled_pipeline(monkeypatch):
     def build():
-        framework.manual_seed(0)
-        model = framework.nn.Sequential(framework.nn.Linear(6, 8), framework.nn.ReLU(), framework.nn.Linear(8, 3))
-        opt = framework.optim.Adam(model.parameters(), lr=0.01)
-        x, y = framework.randn(5, 6), framework.randint(0, 3, (5,))
-
-        def step():
-            opt.zero_grad()
-            loss = framework.nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-        return model, step
+        return small_training_step(lambda params: framework.optim.Adam(params, lr=0.01))
 
     results = {}
     for label, passes in (("scheduled", DEFAULT_PIPELINE),
