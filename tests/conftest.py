@@ -17,3 +17,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def npu_without_fallback():
+    """The simulated NPU with its host fallback off, before and after the test (an op it lacks raises)."""
+    import framework
+    framework.npu.set_host_fallback(False)
+    yield
+    framework.npu.set_host_fallback(False)

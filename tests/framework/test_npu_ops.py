@@ -10,11 +10,7 @@ import framework.nn.functional as F
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True)
-def no_fallback():
-    framework.npu.set_host_fallback(False)
-    yield
-    framework.npu.set_host_fallback(False)
+pytestmark = pytest.mark.usefixtures("npu_without_fallback")
 
 
 def _rand(*shape, seed=0, scale=1.0):

@@ -12,11 +12,7 @@ from npu_sim import Machine, ascend910
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True)
-def no_fallback():
-    framework.npu.set_host_fallback(False)
-    yield
-    framework.npu.set_host_fallback(False)
+pytestmark = pytest.mark.usefixtures("npu_without_fallback")
 
 
 def _rand(*shape, seed=0):
