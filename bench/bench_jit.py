@@ -5,7 +5,7 @@ batch 32 and 128, and the 2-layer GPT (d128, 4 heads, seq 64, batch 16, AdamW). 
 ``framework.compile(step)``; the ratio columns are its time over each other's. Compile time is the first
 calls' (trace, passes, Numba compilation of the fused kernels); ``--cold`` also measures it in fresh
 processes with an empty and then a warm fused-kernel cache. ``--profile`` prints where a compiled step's
-time goes, per kernel.
+time goes, per kernel (the top 20; ``ROWS=N`` in the environment shows N).
 
 Run on a quiet machine (``uptime`` load below 1.5):
 ``python bench/bench_jit.py [--cold] [--profile] [--no-torch-compile]``. On a small shared box, OpenBLAS's and

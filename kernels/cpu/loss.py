@@ -39,7 +39,8 @@ def _log_softmax_class_backward(logp, g, target):
         bad = target[(target < 0) | (target >= classes)][0]
         raise IndexError(f"Target {bad} is out of bounds for {classes} classes.")
     # on a device (kernels/cuda re-binds this module) the Numba loop is None and the array expression runs
-    if _class_pick_backward_rows is not None and logp.dtype == np.float32 and logp.ndim == 2 and g.dtype == np.float32:
+    one_pass = logp.dtype == np.float32 and logp.ndim == 2 and g.dtype == np.float32
+    if one_pass and _class_pick_backward_rows is not None:
         out = np.empty_like(logp)
         _class_pick_backward_rows(np.ascontiguousarray(logp), np.ascontiguousarray(g),
                                   np.ascontiguousarray(target, dtype=np.int64), out)

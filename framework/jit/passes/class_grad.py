@@ -6,7 +6,8 @@ Autograd differentiates ``class_pick(log_softmax(z), target)`` (the core of ``cr
 over (N, C) values and two (N, C) temporaries. Since ``G`` holds one value per row, its row sum is that value,
 and the whole chain is one pass writing ``G - exp(logp) * g`` (kernel ``log_softmax_class_backward``).
 
-Matched on CPU graphs only (on a GPU the four passes are four cheap launches); the nodes the fused one replaces must feed nothing else.
+Matched on CPU graphs only: the kernel's device form is an array expression, no better than the four launches
+it would replace. The nodes the fused one replaces must feed nothing else.
 """
 
 __all__ = ["fuse_class_backward", "FUSED_KERNEL"]
@@ -71,7 +72,7 @@ def _match(node, users, outputs):
         return None
     device = node.outputs[0].device
     if device is not None and device.type != "cpu":
-        return None  # the CUDA table has the kernel too, but its one pass is the CPU's Numba loop
+        return None  # see the module docstring
     if not (_only_feeds(placed, {total, node}, users, outputs) and _only_feeds(product, {node}, users, outputs)
             and _only_feeds(exp_value, {mul}, users, outputs) and _only_feeds(sum_value, {mul}, users, outputs)):
         return None
