@@ -633,12 +633,13 @@ def _flat(a, prep):
     return a.reshape(-1)
 
 
-def fused_elementwise(*arrays, program, prologue=None, out=None):
+def fused_elementwise(*arrays, program, prologue=None, parallel=True, out=None):
     """Run ``program`` elementwise over ``arrays`` broadcast together; return its output array(s).
 
     ``prologue = (kernel, attr_items, n)`` first calls CPU kernel ``kernel`` on the first ``n`` arrays
-    (a GEMM or a reduction) and feeds its result as input 0. ``out``: an array (or a sequence, one per
-    output, None to allocate) of C-contiguous buffers of the output's shape and dtype to write into.
+    (a GEMM or a reduction) and feeds its result as input 0. ``parallel=False`` keeps the loop on the
+    calling thread whatever its size. ``out``: an array (or a sequence, one per output, None to allocate)
+    of C-contiguous buffers of the output's shape and dtype to write into.
     """
     state = _compiled(program)
     if prologue is not None:
@@ -669,7 +670,7 @@ def fused_elementwise(*arrays, program, prologue=None, out=None):
             buf = np.empty(shape, dt)
         results.append(buf)
     if size:
-        kernel = state.kernel(layout, size >= PARALLEL_MIN and num_threads() > 1)
+        kernel = state.kernel(layout, parallel and size >= PARALLEL_MIN and num_threads() > 1)
         kernel(*[r.reshape(-1) for r in results], *[_flat(a, p) for a, p in zip(arrays, preps)], dims, strides)
     for buf, j in copies:
         np.copyto(buf, results[j])

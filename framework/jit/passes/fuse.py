@@ -13,13 +13,22 @@ after every value it reads is defined and before the first outside reader of a v
 A node that writes memory in place (``node.mutates``) inside the group's span must not write any memory
 the group reads or produces (aliases included: a view's root is its base). Distinct graph inputs are
 assumed not to alias each other, as capture binds each parameter, gradient and state tensor separately.
+
+Threads: in a CPU graph that also calls BLAS (GEMMs, convolutions), fused kernels run on the calling thread
+(``parallel=False``). OpenBLAS's workers keep spinning for a while after each GEMM, and a graph's GEMMs are
+microseconds apart, so a Numba thread pool competes with them for the cores: on the 2-core box a parallel
+GEMM epilogue ran 3x slower than a serial one, and the compiled GPT step 4-7% slower (docs/benchmarks.md).
 """
 from .analysis import roots
 
-__all__ = ["fuse_elementwise", "fused_ops", "EPILOGUE_KERNELS"]
+__all__ = ["fuse_elementwise", "fused_ops", "EPILOGUE_KERNELS", "BLAS_KERNELS"]
 
 # kernels whose freshly allocated result an elementwise program may finish in place
 EPILOGUE_KERNELS = frozenset({"linear", "matmul", "addmatmul", "sum", "mean", "amax", "amin"})
+# CPU kernels that call BLAS (OpenBLAS's thread pool): see "Threads" above
+BLAS_KERNELS = frozenset({"linear", "matmul", "addmatmul", "einsum", "conv", "conv_transpose", "conv_weight",
+                          "lstm_cell", "lstm_cell_backward", "gru_cell", "gru_cell_backward", "rnn_layer",
+                          "rnn_layer_backward"})
 _FLOATS = frozenset({"float32", "float64"})
 _READABLE = _FLOATS | {"bool"}
 _DEVICES = frozenset({"cpu", "cuda"})
@@ -44,11 +53,27 @@ def fuse_elementwise(graph):
     fused = [group for group in groups if len(group.members) + (group.anchor is not None) >= 2
              and any(m.kernel != "clone" for m in group.members)]
     ctx.rewrite(fused)
+    _serial_beside_blas(graph)
     graph.verify()
     return {"groups": len(fused), "ops_fused": sum(len(g.members) + (g.anchor is not None) for g in fused),
             "epilogues": sum(g.anchor is not None for g in fused), "nodes_before": before,
             "nodes_after": len(graph.nodes),
             "fusion_groups": [fused_ops(node) for node in graph.nodes if node.kernel == "fused_elementwise"]}
+
+
+def _serial_beside_blas(graph):
+    """Mark the CPU fused nodes ``parallel=False`` when the graph calls BLAS (module docstring, "Threads")."""
+    def calls_blas(node):
+        prologue = node.attrs.get("prologue") if node.kernel == "fused_elementwise" else None
+        return node.kernel in BLAS_KERNELS or (prologue is not None and prologue[0] in BLAS_KERNELS)
+
+    if not any(calls_blas(node) for node in graph.nodes):
+        return
+    for node in graph.nodes:
+        if node.kernel == "fused_elementwise":
+            device = node.outputs[0].device
+            if device is None or device.type == "cpu":
+                node.attrs["parallel"] = False
 
 
 class _Group:

@@ -123,6 +123,20 @@ def test_long_flat_loop_is_chunked_and_parallel(monkeypatch):
     _check_layout(a[:40_000].reshape(200, 200), b[:200], c[:200, None])  # parallel over rows
 
 
+def test_parallel_false_keeps_a_large_loop_serial(monkeypatch):
+    rng = np.random.default_rng(5)
+    a, b, c = (rng.uniform(-1, 1, 4000).astype(np.float32) for _ in range(3))
+    monkeypatch.setattr(fused, "PARALLEL_MIN", 1000)
+    monkeypatch.setattr(fused, "num_threads", lambda: 2)
+    state = fused._compiled(ADD_MUL_EXP)
+    state.kernels.clear()
+    got = fused_elementwise(a, b, c, program=ADD_MUL_EXP, parallel=False)
+    np.testing.assert_allclose(got[1], a + b, rtol=1e-6)
+    assert [parallel for _, parallel in state.kernels] == [False]
+    fused_elementwise(a, b, c, program=ADD_MUL_EXP)
+    assert sorted(parallel for _, parallel in state.kernels) == [False, True]
+
+
 def test_out_buffers():
     rng = np.random.default_rng(4)
     a, b, c = (rng.uniform(-1, 1, (3, 4)).astype(np.float32) for _ in range(3))
