@@ -134,7 +134,7 @@ def profile(name):
 
 
 def _label(node):
-    if node.kernel != "fused_elementwise":
+    if node.kernel not in ("fused_elementwise", "fused_rows"):
         return node.kernel
     from framework.jit.passes.fuse import fused_ops
     return f"fused {'+'.join(fused_ops(node))} -> {', '.join(v.type_str for v in node.outputs)}"

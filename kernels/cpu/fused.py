@@ -403,24 +403,31 @@ _CONSTRUCTOR = {"float16": "np.float16", "float32": "np.float32", "float64": "np
 # ----- code generation -----------------------------------------------------------------------------
 def _body(program):
     """Lines computing every op of ``program`` from variables ``v0..`` (inputs) into ``v<slot>``."""
+    dtypes = slot_dtypes(program)
+    return [line for k in range(len(program[1])) for line in op_lines(program, k, dtypes)]
+
+
+def slot_dtypes(program):
+    """The dtype name of every slot of ``program``: its inputs', then each op's result."""
     in_dtypes, ops, _ = program
-    dtypes = list(in_dtypes)
-    lines = []
-    for k, (name, args, params, dtype) in enumerate(ops):
-        spec = SCALAR_OPS[name]
-        slot = len(in_dtypes) + k
-        T = _CONSTRUCTOR[dtype]
-        names = []
-        for i, j in enumerate(args):
-            v = f"v{j}"
-            if name in _LOGICAL or (name == "where" and i == 0):
-                v = v if dtypes[j] == "bool" else f"({v} != 0)"
-            elif spec.kind == "float" and name != "cast" and dtypes[j] != dtype:
-                v = f"{T}({v})"
-            names.append(v)
-        lines += spec.emit(f"v{slot}", names, params, T)
-        dtypes.append(dtype)
-    return lines
+    return list(in_dtypes) + [dtype for _, _, _, dtype in ops]
+
+
+def op_lines(program, k, dtypes):
+    """Lines computing op ``k`` of ``program`` into ``v<slot>`` from the variables of its argument slots."""
+    in_dtypes, ops, _ = program
+    name, args, params, dtype = ops[k]
+    spec = SCALAR_OPS[name]
+    T = _CONSTRUCTOR[dtype]
+    names = []
+    for i, j in enumerate(args):
+        v = f"v{j}"
+        if name in _LOGICAL or (name == "where" and i == 0):
+            v = v if dtypes[j] == "bool" else f"({v} != 0)"
+        elif spec.kind == "float" and name != "cast" and dtypes[j] != dtype:
+            v = f"{T}({v})"
+        names.append(v)
+    return spec.emit(f"v{len(in_dtypes) + k}", names, params, T)
 
 
 def source_for(program, layout, parallel):

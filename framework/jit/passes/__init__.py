@@ -1,7 +1,8 @@
 """The optimisation pipeline of graph mode: ``optimize(graph)`` rewrites a captured graph in place.
 
 Default order: constant folding, simplification, CSE, DCE, cross-entropy's backward in one pass, sharing GELU's
-Phi(x) between forward and backward, elementwise fusion (``fuse.py``, when present), DCE again, copy elision,
+Phi(x) between forward and backward, row fusion (elementwise ops around last-dim reductions, ``fuse_rows.py``),
+elementwise fusion (``fuse.py``, when present), DCE again, copy elision,
 moving optimizer updates up to their gradients, then memory planning. Each pass is a
 function ``pass(graph) -> stats dict`` that keeps the graph valid, never drops a node with effects and never
 swaps two that touch the same memory; the pipeline checks both after every pass.
@@ -17,6 +18,7 @@ from .constant_fold import fold_constants
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .elide_copies import elide_copies
+from .fuse_rows import fuse_rows
 from .share_terms import share_forward_terms
 from .memory_plan import eager_peak_bytes, plan_memory
 from .schedule_updates import schedule_updates
@@ -33,10 +35,11 @@ PASSES = {
     "class_backward": fuse_class_backward,
     "schedule_updates": schedule_updates,
     "elide_copies": elide_copies,
+    "fuse_rows": fuse_rows,
     "memory_plan": plan_memory,
 }
-DEFAULT_PIPELINE = ("constant_fold", "simplify", "cse", "dce", "class_backward", "share_terms", "fuse", "dce",
-                    "elide_copies", "schedule_updates", "memory_plan")
+DEFAULT_PIPELINE = ("constant_fold", "simplify", "cse", "dce", "class_backward", "share_terms", "fuse_rows", "fuse",
+                    "dce", "elide_copies", "schedule_updates", "memory_plan")
 
 
 def _fusion_pass():
@@ -129,7 +132,7 @@ def optimize(graph, passes=None):
                                         stats, seconds))
     report.nodes_after, report.bytes_after = len(graph.nodes), materialised_bytes(graph)
     report.fusion_groups = [(_fused_ops(node), ", ".join(v.type_str for v in node.outputs))
-                            for node in graph.nodes if node.kernel == "fused_elementwise"]
+                            for node in graph.nodes if node.kernel in ("fused_elementwise", "fused_rows")]
     plan = getattr(graph, "memory_plan", None)
     if plan is not None and any(r.name == "memory_plan" for r in report.passes):
         # eager runs the graph as captured, not as optimised

@@ -84,6 +84,8 @@ class _Group:
 
 
 class _Context:
+    KERNEL = "fused_elementwise"
+
     def __init__(self, graph, vocabulary):
         self.graph, self.vocabulary = graph, vocabulary
         self.pos = {id(node): i for i, node in enumerate(graph.nodes)}
@@ -131,31 +133,42 @@ class _Context:
                 and all(v.dtype is out.dtype for v in node.inputs))
 
     # ----- grouping ---------------------------------------------------------------------------------
+    def group_key(self, node):
+        """What a group holding ``node`` must agree on: here its output shape."""
+        return node.outputs[0].shape
+
+    def merge_keys(self, a, b):
+        """The key of a group holding members of keys ``a`` and ``b``, or None when they cannot share one."""
+        return a if a == b else None
+
     def form_groups(self):
         group_of = {}  # id(node) -> group
         groups = []
         for node in self.graph.nodes:
             if self.scalar_op(node) is None:
                 continue
-            shape = node.outputs[0].shape
+            key = self.group_key(node)
             candidates = []
             for v in node.inputs:
                 g = group_of.get(id(v.node)) if v.kind == "node" else None
-                if g is not None and g.shape == shape and g not in candidates:
+                if g is not None and self.merge_keys(g.shape, key) is not None and g not in candidates:
                     candidates.append(g)
             chosen = None
             options = ([candidates] if len(candidates) > 1 else []) + [[g] for g in reversed(candidates)]
             for option in options:
+                merged = key
+                for g in option:
+                    merged = self.merge_keys(g.shape, merged) if merged is not None else None
                 members = sorted([m for g in option for m in g.members] + [node], key=lambda n: self.pos[id(n)])
-                if self.valid(members):
+                if merged is not None and self.valid(members):
                     chosen = option
                     break
             if chosen is None:
-                group = _Group([node], shape)
+                group = _Group([node], key)
                 groups.append(group)
             else:
                 group = chosen[0]
-                group.members = members
+                group.members, group.shape = members, merged
                 for other in chosen[1:]:
                     groups.remove(other)
             for m in group.members:
@@ -198,6 +211,10 @@ class _Context:
         return not any(lo < i < hi and written & touched for i, written in self.effects)
 
     # ----- rewriting --------------------------------------------------------------------------------
+    def attributes(self, group, program, results):
+        """The fused node's attributes for ``program``, which computes ``results``."""
+        return {"program": program}
+
     def rewrite(self, groups):
         placed = {}  # position the fused node goes before -> fused nodes
         removed = set()
@@ -248,13 +265,13 @@ class _Context:
             slot[m.outputs[0]] = len(in_dtypes) + len(ops) - 1
         results = [v for v in (m.outputs[0] for m in members)
                    if v in self.outputs or any(id(u) not in inside for u in self.users.get(v, ()))]
-        attrs = {"program": (tuple(in_dtypes), tuple(ops), tuple(slot[v] for v in results))}
+        attrs = self.attributes(group, (tuple(in_dtypes), tuple(ops), tuple(slot[v] for v in results)), results)
         if group.anchor is not None:
             anchor = group.anchor
             attrs["prologue"] = (anchor.kernel, tuple(sorted((k, _scalar(a)) for k, a in anchor.attrs.items())),
                                  len(anchor.inputs))
         first = group.anchor or members[0]
-        node = Node("fused_elementwise", "fused_elementwise", in_values, attrs, location=first.location)
+        node = Node(self.KERNEL, self.KERNEL, in_values, attrs, location=first.location)
         node.outputs = results
         for j, v in enumerate(results):
             v.node, v.index = node, j

@@ -1,0 +1,192 @@
+"""Row programs: elementwise ops and reductions over the last dim, one row at a time (graph mode's row fusion).
+
+A row program is a fused program (``fused.py``'s format and op vocabulary) that may also hold the reductions
+``row_sum`` and ``row_mean`` over the last dim of the group's shape ``(..., n)``. Every slot is either *full*
+(one value per element) or *per row* (one value per row: a reduction's result, an input of shape
+``(..., 1)``, a scalar, or an op on such values only). The generated kernel walks the rows; within a row it
+runs one vectorised loop over the ``n`` elements per stage, a stage ending where a reduction's result is
+needed. Full values that later stages read stay in an ``n``-element buffer, so a whole LayerNorm (forward
+or backward) or a softmax gradient reads its inputs once and writes its outputs once, in cache.
+
+Sums run in the dtype of their values with reassociation allowed (vectorised), so they may differ from
+numpy's pairwise sums in the last bits; everything else is the unfused chain's arithmetic.
+"""
+import math
+
+import numpy as np
+
+from ._numba import jit
+from .fused import _CONSTRUCTOR, _flat, _flat_source, _load, op_lines, slot_dtypes
+
+__all__ = ["REDUCTIONS", "fused_rows", "source_for"]
+
+REDUCTIONS = frozenset({"row_sum", "row_mean"})
+
+
+@jit(fastmath={"reassoc"}, error_model="numpy")
+def row_total(x, zero):
+    """Sum of a 1-D row, from ``zero`` (of the row's dtype), reassociated so that LLVM vectorises it."""
+    total = zero
+    for j in range(x.shape[0]):
+        total += x[j]
+    return total
+
+
+def _ranks(program, kinds):
+    """(loop of each full slot, loops that must finish before each per-row slot, number of loops)."""
+    in_dtypes, ops, _ = program
+    loop, ready = {}, {}
+    for i, kind in enumerate(kinds):
+        if kind in "fF":
+            loop[i] = 0
+        else:
+            ready[i] = 0
+    for k, (name, args, _, _) in enumerate(ops):
+        slot = len(in_dtypes) + k
+        if name in REDUCTIONS:
+            ready[slot] = loop[args[0]] + 1
+        elif any(a in loop for a in args):
+            loop[slot] = max([loop[a] for a in args if a in loop] + [ready[a] for a in args if a in ready])
+        else:
+            ready[slot] = max([ready[a] for a in args], default=0)
+    return loop, ready, max(loop.values(), default=0) + 1
+
+
+def source_for(program, layout, row_outputs):
+    """Numba source of ``fused(o0.., a0.., dims, st)`` running ``program`` over the rows of ``dims``.
+
+    ``layout`` is one kind per input, then the number of leading dims. Kinds: "f" (full, C-contiguous,
+    read at row * n), "F" (full, read from the offset its strides ``st`` give over the leading dims, inner
+    stride 1), "r" / "R" (one value per row, at ``row`` or at its strides' offset), "s" (one value).
+    ``dims`` is the group's shape. Outputs are flat: one value per row where ``row_outputs`` says so, else
+    ``prod(dims)`` values (a per-row slot is then repeated along its row).
+    """
+    in_dtypes, ops, outputs = program
+    *kinds, depth = layout
+    n_in = len(in_dtypes)
+    loop, ready, loops = _ranks(program, kinds)
+    dtypes = slot_dtypes(program)
+    buffered = set()  # full values read in a later stage than theirs, or summed, keep a row buffer
+    for k, (name, args, _, _) in enumerate(ops):
+        slot = n_in + k
+        for a in args:
+            if a >= n_in and a in loop and (name in REDUCTIONS or slot not in loop or loop[a] != loop[slot]):
+                buffered.add(a)
+    strided = [i for i, kind in enumerate(kinds) if kind in "FR"]
+    names = [f"o{j}" for j in range(len(outputs))] + [f"a{i}" for i in range(n_in)]
+    src = ["import math", "import numba", "import numpy as np", "from kernels.cpu.fused_rows import row_total", "",
+           "@numba.njit(cache=True, error_model='numpy')", f"def fused({', '.join(names)}, dims, st):",
+           f"    n = dims[{depth}]"]
+    src += [f"    t{s} = np.empty(n, {_CONSTRUCTOR[dtypes[s]]})" for s in sorted(buffered)]
+    src += [f"    v{i} = a{i}[0]" for i, kind in enumerate(kinds) if kind == "s"]
+    pad, row = "    ", "i0"
+    for d in range(depth):
+        src.append(f"{pad}for i{d} in range(dims[{d}]):")
+        pad += "    "
+        row = row if d == 0 else f"({row} * dims[{d}] + i{d})"
+    src += [f"{pad}row = {row}", f"{pad}k0 = row * n"]
+    for position, i in enumerate(strided):
+        src.append(f"{pad}b{i} = " + " + ".join(f"i{d} * st[{position * depth + d}]" for d in range(depth)))
+    reads = {"f": "x{0} = a{0}[k0:k0 + n]", "F": "x{0} = a{0}[b{0}:b{0} + n]", "r": "v{0} = a{0}[row]",
+             "R": "v{0} = a{0}[b{0}]"}
+    src += [pad + reads[kind].format(i) for i, kind in enumerate(kinds) if kind in reads]
+    full_out = {}
+    for j, slot in enumerate(outputs):
+        if not row_outputs[j]:
+            src.append(f"{pad}r{j} = o{j}[k0:k0 + n]")
+            if slot in loop:
+                full_out.setdefault(slot, []).append(j)
+    for stage in range(loops + 1):
+        for k, (name, args, _, dtype) in enumerate(ops):
+            if ready.get(n_in + k, -1) == stage:
+                src += [pad + line for line in _row_op(program, k, dtypes, n_in)]
+        if stage == loops:
+            break
+        members = [k for k in range(len(ops)) if loop.get(n_in + k) == stage]
+        if not members:
+            continue
+        made = {n_in + k for k in members}
+        inner = pad + "    "
+        src.append(f"{pad}for j in range(n):")
+        for a in sorted({a for k in members for a in ops[k][1] if a in loop and a not in made}):
+            src.append(f"{inner}v{a} = {'x' if a < n_in else 't'}{a}[j]")
+        for k in members:
+            src += [inner + line for line in op_lines(program, k, dtypes)]
+        src += [f"{inner}t{slot}[j] = v{slot}" for slot in sorted(made & buffered)]
+        src += [f"{inner}r{j}[j] = v{slot}" for slot in sorted(made & set(full_out)) for j in full_out[slot]]
+    for j, slot in enumerate(outputs):
+        if slot not in loop:
+            src.append(f"{pad}o{j}[row] = v{slot}" if row_outputs[j] else f"{pad}r{j}[:] = v{slot}")
+    return "\n".join(src) + "\n"
+
+
+def _row_op(program, k, dtypes, n_in):
+    """Lines computing the per-row op ``k``: a reduction over the row of its argument, or a scalar op."""
+    name, args, _, dtype = program[1][k]
+    if name not in REDUCTIONS:
+        return op_lines(program, k, dtypes)
+    source = f"{'x' if args[0] < n_in else 't'}{args[0]}"
+    T = _CONSTRUCTOR[dtype]
+    total = f"row_total({source}, {T}(0))"
+    if name == "row_mean":
+        return [f"v{n_in + k} = {T}({total} / {T}(n))"]
+    return [f"v{n_in + k} = {total}"]
+
+
+# ----- the kernel ----------------------------------------------------------------------------------
+_KERNELS = {}  # (program, layout, row_outputs) -> compiled kernel
+_PLANS = {}  # (shape, input shapes and strides) -> (layout, preps, strides)
+
+
+def _plan(arrays, shape):
+    key = (shape,) + tuple((a.shape, a.strides) for a in arrays)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _make_plan(arrays, shape)
+    return plan
+
+
+def _make_plan(arrays, shape):
+    """How to read each input over the rows of ``shape``: (layout, preps, flat strides)."""
+    depth, size = len(shape) - 1, math.prod(shape)
+    rows = size // shape[-1] if shape[-1] else 0
+    kinds, preps, strides = [], [], []
+    for a in arrays:
+        if a.size == 1:
+            kinds.append("s")
+            preps.append(None)
+            continue
+        full = a.ndim > 0 and a.shape[-1] == shape[-1] and shape[-1] != 1
+        if a.flags.c_contiguous and a.size == (size if full else rows):
+            kinds.append("f" if full else "r")
+            preps.append(None)
+            continue
+        prep, element_strides = _flat_source(a, len(shape))  # a flat C-contiguous buffer: inner stride 1
+        kinds.append("F" if full else "R")
+        preps.append(prep)
+        strides += element_strides[:depth]
+    return tuple(kinds) + (depth,), tuple(preps), tuple(strides)
+
+
+def fused_rows(*arrays, program, shape, row_outputs):
+    """Run the row ``program`` over the rows of ``shape`` (``(..., n)``); return its output array(s).
+
+    ``row_outputs[j]`` is True when output ``j`` has one value per row (shape ``(..., 1)``).
+    """
+    in_dtypes, ops, outputs = program
+    arrays = [a if a.dtype == dt else a.astype(dt) for a, dt in zip(arrays, (np.dtype(d) for d in in_dtypes))]
+    shape = tuple(shape)
+    layout, preps, strides = _plan(arrays, shape)
+    key = (program, layout, tuple(row_outputs))
+    kernel = _KERNELS.get(key)
+    if kernel is None:
+        kernel = _KERNELS[key] = _load(source_for(program, layout, tuple(row_outputs)))
+    dtypes = slot_dtypes(program)
+    results = [np.empty(shape[:-1] + (1,) if per_row else shape, np.dtype(dtypes[slot]))
+               for slot, per_row in zip(outputs, row_outputs)]
+    if math.prod(shape):
+        kernel(*[r.reshape(-1) for r in results], *[_flat(a, p) for a, p in zip(arrays, preps)], shape, strides)
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+KERNELS = {"fused_rows": fused_rows}

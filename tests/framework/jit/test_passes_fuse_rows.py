@@ -1,0 +1,198 @@
+"""Row fusion: elementwise ops around last-dim reductions become one ``fused_rows`` node computing what the
+chain computed (against the reference interpreter, eager steps and torch), and what it must leave alone."""
+import numpy as np
+import pytest
+
+pytest.importorskip("hypothesis")
+from test_passes_random import Builder, assert_same, run  # noqa: E402
+
+import framework  # noqa: E402
+from framework.jit.passes.fuse_rows import fuse_rows  # noqa: E402
+from kernels.cpu.fused_rows import fused_rows  # noqa: E402
+
+RNG = np.random.default_rng(0)
+
+
+def _array(*shape, dtype=np.float32):
+    return RNG.standard_normal(shape).astype(dtype)
+
+
+def _layer_norm(b, x, w, bias, eps=1e-5):
+    """LayerNorm over the last dim as the functional layer records it."""
+    mean = b.op("mean", x, dims=(len(x.shape) - 1,), keepdim=True)
+    centred = b.op("sub", x, mean)
+    var = b.op("mean", b.op("mul", centred, centred), dims=(len(x.shape) - 1,), keepdim=True)
+    rstd = b.op("rsqrt", b.op("add", var, b.const(np.array(eps, x.dtype.name))))
+    normed = b.op("mul", centred, rstd)
+    return b.op("add", b.op("mul", normed, w), bias), normed, rstd
+
+
+def _kernels(graph):
+    return [n.kernel for n in graph.nodes]
+
+
+def test_layer_norm_forward_becomes_one_node():
+    b = Builder()
+    x, w, bias = (b.input(_array(*shape)) for shape in ((4, 5, 16), (16,), (16,)))
+    y, normed, rstd = _layer_norm(b, x, w, bias)
+    graph = b.out(y, normed, rstd)
+    expected = run(graph, b.example)
+    stats = fuse_rows(graph)
+    assert _kernels(graph) == ["fused_rows"] and stats["groups"] == 1 and stats["ops_fused"] == 9
+    (node,) = graph.nodes
+    assert node.attrs["shape"] == (4, 5, 16) and len(node.outputs) == 3
+    assert node.attrs["row_outputs"] == tuple(v.shape == (4, 5, 1) for v in node.outputs)
+    assert_same(expected, run(graph, b.example), rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_gradient_with_a_broadcast_mask_and_per_row_inputs():
+    b = Builder()
+    grad, probs = b.input(_array(2, 3, 8, 8)), b.input(RNG.uniform(0, 1, (2, 3, 8, 8)).astype(np.float32))
+    blocked = b.input(RNG.uniform(0, 1, (2, 3, 8, 1)) < 0.3)
+    mask = b.const(np.tril(np.ones((8, 8), bool)))
+    zero = b.const(np.array(0.0, np.float32))
+    g = b.op("where", blocked, zero, grad)
+    total = b.op("sum", b.op("mul", g, probs), dims=(3,), keepdim=True)
+    ds = b.op("mul", b.op("where", mask, b.op("mul", probs, b.op("sub", g, total)), zero),
+              b.const(np.array(0.25, np.float32)))
+    graph = b.out(ds)
+    expected = run(graph, b.example)
+    fuse_rows(graph)
+    assert _kernels(graph) == ["fused_rows"]
+    assert_same(expected, run(graph, b.example), rtol=1e-5, atol=1e-6)
+
+
+def test_an_expanded_row_value_read_outside_is_written_along_its_row():
+    b = Builder()
+    x = b.input(_array(3, 6))
+    total = b.op("sum", x, dims=(1,), keepdim=True)
+    spread = b.op("expand", total, shape=(3, 6))
+    graph = b.out(b.op("sub", x, spread), spread)
+    expected = run(graph, b.example)
+    fuse_rows(graph)
+    assert _kernels(graph) == ["fused_rows"]
+    assert graph.nodes[0].attrs["row_outputs"] == (False, False)
+    assert_same(expected, run(graph, b.example), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["no reduction", "other dim", "no keepdim", "rows of one", "integer"])
+def test_groups_the_pass_leaves_alone(case):
+    b = Builder()
+    if case == "integer":
+        x = b.input(RNG.integers(0, 9, (3, 4)))
+    else:
+        x = b.input(_array(3, 1) if case == "rows of one" else _array(3, 4))
+    doubled = b.op("add", x, x)
+    if case == "no reduction":
+        out = b.op("mul", doubled, x)
+    elif case == "other dim":
+        out = b.op("sub", doubled, b.op("sum", doubled, dims=(0,), keepdim=True))
+    elif case == "no keepdim":
+        out = b.op("sum", doubled, dims=(1,), keepdim=False)
+    else:
+        out = b.op("sub", doubled, b.op("sum", doubled, dims=(1,), keepdim=True))
+    graph = b.out(out)
+    assert fuse_rows(graph)["groups"] == 0 and "fused_rows" not in _kernels(graph)
+
+
+def test_random_row_programs_match_the_interpreter():
+    unary, binary = ["neg", "exp", "tanh", "abs"], ["add", "sub", "mul", "maximum"]
+    fused = 0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        b = Builder()
+        shape = (int(rng.integers(1, 4)), int(rng.integers(1, 5)), int(rng.integers(2, 40)))
+        full = [b.input(rng.standard_normal(shape).astype(np.float32) * 0.5)]
+        column = b.input(rng.standard_normal(shape[-1:]).astype(np.float32))
+        rows = [b.input(rng.standard_normal(shape[:-1] + (1,)).astype(np.float32))]
+        for _ in range(int(rng.integers(4, 12))):
+            pick = rng.integers(0, 4)
+            if pick == 0:
+                rows.append(b.op(str(rng.choice(["sum", "mean"])), full[rng.integers(len(full))],
+                                 dims=(len(shape) - 1,), keepdim=True))
+            elif pick == 1:
+                full.append(b.op(str(rng.choice(unary)), full[rng.integers(len(full))]))
+            else:
+                pool = full + rows + [column]
+                full.append(b.op(str(rng.choice(binary)), full[rng.integers(len(full))], pool[rng.integers(len(pool))]))
+        graph = b.out(full[-1], rows[-1])
+        expected = run(graph, b.example)
+        fused += fuse_rows(graph)["groups"]
+        assert_same(expected, run(graph, b.example), rtol=2e-5, atol=1e-5)
+    assert fused >= 6
+
+
+def test_kernel_reads_strided_broadcast_and_scalar_inputs_and_keeps_nan_rows():
+    program = (("float64", "float64", "float64"),
+               (("row_sum", (0,), (), "float64"), ("mul", (0, 1), (), "float64"),
+                ("add", (4, 3), (), "float64"), ("mul", (5, 2), (), "float64")), (6, 3))
+    base = _array(7, 5, dtype=np.float64)
+    x = base.T  # (5, 7), not contiguous
+    scale, factor = _array(7, dtype=np.float64), np.float64(3.0)
+    x_nan = x.copy()
+    x_nan[2, 4] = np.nan
+    for data in (x, x_nan):
+        out, total = fused_rows(data, scale, factor, program=program, shape=(5, 7), row_outputs=(False, True))
+        expected_total = data.sum(1, keepdims=True)
+        np.testing.assert_allclose(total, expected_total, rtol=1e-5, equal_nan=True)
+        np.testing.assert_allclose(out, (data * scale + expected_total) * factor, rtol=1e-5, equal_nan=True)
+    assert np.isnan(out[2]).all() and not np.isnan(out[:2]).any()
+    empty = fused_rows(np.zeros((0, 7)), scale, factor, program=program, shape=(0, 7),
+                       row_outputs=(False, True))
+    assert empty[0].shape == (0, 7) and empty[1].shape == (0, 1)
+
+
+def _norm_step(lib):
+    """(model, step) of a Linear-LayerNorm-GELU-Linear classifier with AdamW, weights and data from one seed."""
+    rng = np.random.default_rng(1)
+    model = lib.nn.Sequential(lib.nn.Linear(12, 16), lib.nn.LayerNorm(16), lib.nn.GELU(), lib.nn.Linear(16, 4))
+    with lib.no_grad():
+        for p in model.parameters():
+            p.copy_(lib.tensor(rng.standard_normal(tuple(p.shape)).astype(np.float32) * 0.5))
+    opt = lib.optim.AdamW(model.parameters(), lr=1e-2)
+    x = lib.tensor(rng.standard_normal((6, 5, 12)).astype(np.float32))
+    y = lib.tensor(rng.integers(0, 4, (30,)))
+
+    def step():
+        opt.zero_grad()
+        loss = lib.nn.functional.cross_entropy(model(x).reshape(30, 4), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return model, step
+
+
+def test_layer_norm_training_step_fuses_both_directions_and_equals_eager():
+    model, step = _norm_step(framework)
+    compiled_model, compiled = _norm_step(framework)
+    compiled = framework.compile(compiled)
+    for _ in range(4):
+        np.testing.assert_allclose(compiled().item(), step().item(), rtol=1e-6)
+    for p, q in zip(model.parameters(), compiled_model.parameters()):
+        np.testing.assert_allclose(q.detach().numpy(), p.detach().numpy(), rtol=1e-5, atol=1e-6)
+    kernels = [n.kernel for n in compiled.entries[-1].graph.nodes]
+    assert kernels.count("fused_rows") >= 2  # the forward LayerNorm and its backward
+
+
+def test_layer_norm_training_step_equals_torch():
+    torch = pytest.importorskip("torch")
+    ours_model, ours = _norm_step(framework)
+    ours = framework.compile(ours)
+    theirs_model, theirs = _norm_step(torch)
+    for _ in range(3):
+        np.testing.assert_allclose(ours().item(), theirs().item(), rtol=1e-5)
+    for p, q in zip(theirs_model.parameters(), ours_model.parameters()):
+        np.testing.assert_allclose(q.detach().numpy(), p.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_traced_layer_norm_saves_and_loads_with_its_row_node(tmp_path):
+    framework.manual_seed(0)
+    model = framework.nn.Sequential(framework.nn.Linear(8, 16), framework.nn.LayerNorm(16)).eval()
+    x = framework.randn(3, 4, 8)
+    with framework.no_grad():
+        traced = framework.jit.trace(model, (x,))
+        expected = model(x).numpy()
+    assert "fused_rows" in [n.kernel for n in traced.graph.nodes]
+    traced.save(tmp_path / "norm.graph")
+    loaded = framework.jit.load(tmp_path / "norm.graph")
+    np.testing.assert_allclose(loaded(x).numpy(), expected, rtol=1e-5, atol=1e-6)
