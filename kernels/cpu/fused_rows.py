@@ -1,7 +1,8 @@
 """Row programs: elementwise ops and reductions over the last dim, one row at a time (graph mode's row fusion).
 
 A row program is a fused program (``fused.py``'s format and op vocabulary) that may also hold the reductions
-``row_sum`` and ``row_mean`` over the last dim of the group's shape ``(..., n)``. Every slot is either *full*
+``row_sum``, ``row_mean``, ``row_max`` and ``row_all`` over the last dim of the group's shape ``(..., n)``, and
+``row_softmax`` (a full value from a full value). Every slot is either *full*
 (one value per element) or *per row* (one value per row: a reduction's result, an input of shape
 ``(..., 1)``, a scalar, or an op on such values only). The generated kernel walks the rows; within a row it
 runs one vectorised loop over the ``n`` elements per stage, a stage ending where a reduction's result is
@@ -16,11 +17,12 @@ import math
 import numpy as np
 
 from ._numba import jit
-from .fused import _CONSTRUCTOR, _flat, _flat_source, _load, op_lines, slot_dtypes
+from .fused import _CONSTRUCTOR, _exp_lines, _flat, _flat_source, _load, op_lines, slot_dtypes
 
-__all__ = ["REDUCTIONS", "fused_rows", "source_for"]
+__all__ = ["REDUCTIONS", "SOFTMAX", "fused_rows", "source_for"]
 
-REDUCTIONS = frozenset({"row_sum", "row_mean"})
+REDUCTIONS = frozenset({"row_sum", "row_mean", "row_max", "row_all"})
+SOFTMAX = "row_softmax"
 
 
 @jit(fastmath={"reassoc"}, error_model="numpy")
@@ -32,8 +34,32 @@ def row_total(x, zero):
     return total
 
 
+@jit(error_model="numpy")
+def row_largest(x):
+    """Largest value of a 1-D row; NaN if the row holds one, as numpy's max."""
+    top = x[0]
+    for j in range(1, x.shape[0]):
+        v = x[j]
+        if v > top or v != v:
+            top = v
+    return top
+
+
+@jit
+def row_all(x):
+    """True when every value of a 1-D bool row is True."""
+    for j in range(x.shape[0]):
+        if not x[j]:
+            return False
+    return True
+
+
 def _ranks(program, kinds):
-    """(loop of each full slot, loops that must finish before each per-row slot, number of loops)."""
+    """(loop of each full slot, loops that must finish before each per-row slot, number of loops).
+
+    A softmax is computed between loops, from its argument's whole row: its loop is the one after its
+    argument's, as for a reduction's result.
+    """
     in_dtypes, ops, _ = program
     loop, ready = {}, {}
     for i, kind in enumerate(kinds):
@@ -45,6 +71,8 @@ def _ranks(program, kinds):
         slot = len(in_dtypes) + k
         if name in REDUCTIONS:
             ready[slot] = loop[args[0]] + 1
+        elif name == SOFTMAX:
+            loop[slot] = loop[args[0]] + 1
         elif any(a in loop for a in args):
             loop[slot] = max([loop[a] for a in args if a in loop] + [ready[a] for a in args if a in ready])
         else:
@@ -66,15 +94,19 @@ def source_for(program, layout, row_outputs):
     n_in = len(in_dtypes)
     loop, ready, loops = _ranks(program, kinds)
     dtypes = slot_dtypes(program)
-    buffered = set()  # full values read in a later stage than theirs, or summed, keep a row buffer
+    # full values read in a later stage than theirs, reduced or normalised, and softmaxes, keep a row buffer
+    softmaxes = {n_in + k for k, op in enumerate(ops) if op[0] == SOFTMAX}
+    buffered = set(softmaxes)
     for k, (name, args, _, _) in enumerate(ops):
         slot = n_in + k
         for a in args:
-            if a >= n_in and a in loop and (name in REDUCTIONS or slot not in loop or loop[a] != loop[slot]):
+            whole_row = name in REDUCTIONS or name == SOFTMAX
+            if a >= n_in and a in loop and (whole_row or slot not in loop or loop[a] != loop[slot]):
                 buffered.add(a)
     strided = [i for i, kind in enumerate(kinds) if kind in "FR"]
     names = [f"o{j}" for j in range(len(outputs))] + [f"a{i}" for i in range(n_in)]
-    src = ["import math", "import numba", "import numpy as np", "from kernels.cpu.fused_rows import row_total", "",
+    src = ["import math", "import numba", "import numpy as np",
+           "from kernels.cpu.fused_rows import row_all, row_largest, row_total", "",
            "@numba.njit(cache=True, error_model='numpy')", f"def fused({', '.join(names)}, dims, st):",
            f"    n = dims[{depth}]"]
     src += [f"    t{s} = np.empty(n, {_CONSTRUCTOR[dtypes[s]]})" for s in sorted(buffered)]
@@ -98,11 +130,15 @@ def source_for(program, layout, row_outputs):
                 full_out.setdefault(slot, []).append(j)
     for stage in range(loops + 1):
         for k, (name, args, _, dtype) in enumerate(ops):
-            if ready.get(n_in + k, -1) == stage:
+            slot = n_in + k
+            if ready.get(slot, -1) == stage:
                 src += [pad + line for line in _row_op(program, k, dtypes, n_in)]
+            elif slot in softmaxes and loop[slot] == stage:
+                src += [pad + line for line in _softmax_lines(slot, args[0], dtype, n_in)]
+                src += [f"{pad}r{j}[:] = t{slot}" for j in full_out.pop(slot, ())]
         if stage == loops:
             break
-        members = [k for k in range(len(ops)) if loop.get(n_in + k) == stage]
+        members = [k for k in range(len(ops)) if loop.get(n_in + k) == stage and n_in + k not in softmaxes]
         if not members:
             continue
         made = {n_in + k for k in members}
@@ -120,17 +156,31 @@ def source_for(program, layout, row_outputs):
     return "\n".join(src) + "\n"
 
 
+def _row_source(slot, n_in):
+    """The row array holding a full slot: its input's row, or its buffer."""
+    return f"{'x' if slot < n_in else 't'}{slot}"
+
+
 def _row_op(program, k, dtypes, n_in):
     """Lines computing the per-row op ``k``: a reduction over the row of its argument, or a scalar op."""
     name, args, _, dtype = program[1][k]
     if name not in REDUCTIONS:
         return op_lines(program, k, dtypes)
-    source = f"{'x' if args[0] < n_in else 't'}{args[0]}"
-    T = _CONSTRUCTOR[dtype]
+    source, T = _row_source(args[0], n_in), _CONSTRUCTOR[dtype]
     total = f"row_total({source}, {T}(0))"
-    if name == "row_mean":
-        return [f"v{n_in + k} = {T}({total} / {T}(n))"]
-    return [f"v{n_in + k} = {total}"]
+    value = {"row_sum": total, "row_mean": f"{T}({total} / {T}(n))", "row_max": f"row_largest({source})",
+             "row_all": f"row_all({source})"}[name]
+    return [f"v{n_in + k} = {value}"]
+
+
+def _softmax_lines(slot, arg, dtype, n_in):
+    """Lines filling buffer ``t<slot>`` with the softmax of ``arg``'s row: exp of the max-shifted values over
+    their sum, the sum's reciprocal multiplied in (the softmax kernel's arithmetic; a NaN row stays NaN)."""
+    T, source, e = _CONSTRUCTOR[dtype], _row_source(arg, n_in), f"e{slot}"
+    return ([f"m{slot} = row_largest({source})", "for j in range(n):"]
+            + ["    " + line for line in _exp_lines(e, f"{source}[j] - m{slot}", T)]
+            + [f"    t{slot}[j] = {e}", f"s{slot} = {T}(1) / row_total(t{slot}, {T}(0))", "for j in range(n):",
+               f"    t{slot}[j] = {T}(t{slot}[j] * s{slot})"])
 
 
 # ----- the kernel ----------------------------------------------------------------------------------

@@ -4,9 +4,10 @@ Autograd and the functional layer write LayerNorm, softmax's gradient and their 
 elementwise ops around sums and means over the last dim (``keepdim=True``) whose results broadcast back:
 the elementwise fusion pass must stop at every such reduction, so a LayerNorm takes four kernels forward
 and five backward, each a pass over memory. Here a *group* holds values of one shape ``(..., n)`` ("full")
-and of its row shape ``(..., 1)`` ("per row"): elementwise nodes (``fuse.py``'s vocabulary), ``sum`` /
-``mean`` over the last dim and ``expand`` from the row shape. It becomes one ``fused_rows`` node
-(``kernels/cpu/fused_rows.py``) that walks the rows once, keeping each row in cache.
+and of its row shape ``(..., 1)`` ("per row"): elementwise nodes (``fuse.py``'s vocabulary), ``sum``,
+``mean``, ``amax`` and ``all`` over the last dim, ``softmax`` over it, and ``expand`` from the row shape.
+It becomes one ``fused_rows`` node (``kernels/cpu/fused_rows.py``) that walks the rows once, keeping each
+row in cache.
 
 The grouping, placement and exactness rules are the elementwise pass's (``fuse._Context``). Only groups
 holding a reduction are rewritten (the elementwise pass fuses the rest), on CPU graphs, with ``n >= 2``.
@@ -15,7 +16,7 @@ from .fuse import _Context
 
 __all__ = ["fuse_rows"]
 
-_REDUCTIONS = {"sum": "row_sum", "mean": "row_mean"}
+_REDUCTIONS = {"sum": "row_sum", "mean": "row_mean", "amax": "row_max", "all": "row_all"}
 _FLOATS = frozenset({"float32", "float64"})
 
 
@@ -41,11 +42,15 @@ class _Rows(_Context):
         if out is None or node.mutates or len(out.shape) < 2 or out.device is None or out.device.type != "cpu":
             return None
         reduction = _REDUCTIONS.get(node.kernel)
-        if reduction is not None:
+        if reduction is not None or node.kernel == "softmax":
             (x,) = node.inputs if len(node.inputs) == 1 else (None,)
-            if x is None or out.dtype is not x.dtype or out.dtype.name not in _FLOATS or len(x.shape) != len(out.shape):
+            kinds = {"bool"} if node.kernel == "all" else _FLOATS
+            if (x is None or out.dtype is not x.dtype or out.dtype.name not in kinds or len(x.shape) != len(out.shape)
+                    or x.shape[-1] < 2):
                 return None
             last = len(x.shape) - 1
+            if node.kernel == "softmax":
+                return ("row_softmax", ()) if set(node.attrs) == {"dim"} and node.attrs["dim"] in (last, -1) else None
             if node.attrs.get("dims") not in ((last,), (-1,)) or node.attrs.get("keepdim") is not True:
                 return None
             return (reduction, ()) if set(node.attrs) == {"dims", "keepdim"} else None
@@ -58,8 +63,8 @@ class _Rows(_Context):
 
     def group_key(self, node):
         """("full", shape) for values of the group's shape, ("row", leading dims) for per-row ones."""
-        if node.kernel in _REDUCTIONS or node.kernel == "expand":
-            return "full", (node.inputs[0].shape if node.kernel in _REDUCTIONS else node.outputs[0].shape)
+        if node.kernel in _REDUCTIONS:
+            return "full", node.inputs[0].shape
         shape = node.outputs[0].shape
         return ("row", shape[:-1]) if shape[-1] == 1 else ("full", shape)
 
@@ -73,10 +78,10 @@ class _Rows(_Context):
         return ("full", full) if full[:-1] == row else None
 
     def worth(self, group):
-        """A group with a reduction, two or more nodes and a row length of two or more."""
+        """A group with a reduction or a softmax, two or more nodes and a row length of two or more."""
         kind, shape = group.shape
         return (kind == "full" and shape[-1] >= 2 and len(group.members) >= 2
-                and any(m.kernel in _REDUCTIONS for m in group.members))
+                and any(m.kernel in _REDUCTIONS or m.kernel == "softmax" for m in group.members))
 
     def attributes(self, group, program, results):
         shape = group.shape[1]

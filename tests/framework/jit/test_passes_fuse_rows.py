@@ -62,6 +62,26 @@ def test_softmax_gradient_with_a_broadcast_mask_and_per_row_inputs():
     assert_same(expected, run(graph, b.example), rtol=1e-5, atol=1e-6)
 
 
+def test_attention_weights_masked_softmax_and_the_fully_masked_row_guard():
+    b = Builder()
+    scores = _array(2, 3, 8, 8)
+    scores[0, 1, 2, :] = np.nan  # a NaN row stays NaN
+    s = b.input(scores)
+    keep = np.tril(np.ones((8, 8), bool))
+    keep[5] = False  # a row with every score masked: no distribution, zeros after the guard
+    neg_inf, zero = b.const(np.array(-np.inf, np.float32)), b.const(np.array(0.0, np.float32))
+    masked = b.op("where", b.const(keep), b.op("mul", s, b.const(np.array(0.3, np.float32))), neg_inf)
+    probs = b.op("softmax", masked, dim=3)
+    blocked = b.op("all", b.op("eq", masked, neg_inf), dims=(3,), keepdim=True)
+    graph = b.out(b.op("where", blocked, zero, probs), probs, blocked)
+    expected = run(graph, b.example)
+    fuse_rows(graph)
+    assert _kernels(graph) == ["fused_rows"]
+    got = run(graph, b.example)
+    assert_same(expected, got, rtol=1e-5, atol=1e-7)
+    assert (got[0][:, :, 5] == 0).all() and np.isnan(got[1][0, 1, 2]).all() and got[2][:, :, 5].all()
+
+
 def test_an_expanded_row_value_read_outside_is_written_along_its_row():
     b = Builder()
     x = b.input(_array(3, 6))
