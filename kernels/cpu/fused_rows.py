@@ -45,6 +45,17 @@ def row_largest(x):
     return top
 
 
+@jit(error_model="numpy")
+def row_shift(x):
+    """Largest value of a 1-D row, skipping NaN (which LLVM then vectorises): softmax's shift, where a NaN
+    makes the whole row NaN whatever the shift."""
+    top = x[0]
+    for j in range(1, x.shape[0]):
+        v = x[j]
+        top = v if v > top else top
+    return top
+
+
 @jit
 def row_all(x):
     """True when every value of a 1-D bool row is True."""
@@ -106,7 +117,8 @@ def source_for(program, layout, row_outputs):
     strided = [i for i, kind in enumerate(kinds) if kind in "FR"]
     names = [f"o{j}" for j in range(len(outputs))] + [f"a{i}" for i in range(n_in)]
     src = ["import math", "import numba", "import numpy as np",
-           "from kernels.cpu.fused_rows import row_all, row_largest, row_total", "",
+           "from kernels.cpu.fused_rows import row_all, row_largest, row_shift, row_total",
+           "from kernels.cpu.softmax import exp_of_nonpositive", "",
            "@numba.njit(cache=True, error_model='numpy')", f"def fused({', '.join(names)}, dims, st):",
            f"    n = dims[{depth}]"]
     src += [f"    t{s} = np.empty(n, {_CONSTRUCTOR[dtypes[s]]})" for s in sorted(buffered)]
@@ -177,8 +189,10 @@ def _softmax_lines(slot, arg, dtype, n_in):
     """Lines filling buffer ``t<slot>`` with the softmax of ``arg``'s row: exp of the max-shifted values over
     their sum, the sum's reciprocal multiplied in (the softmax kernel's arithmetic; a NaN row stays NaN)."""
     T, source, e = _CONSTRUCTOR[dtype], _row_source(arg, n_in), f"e{slot}"
-    return ([f"m{slot} = row_largest({source})", "for j in range(n):"]
-            + ["    " + line for line in _exp_lines(e, f"{source}[j] - m{slot}", T)]
+    # float32: the softmax kernel's own exp of a non-positive number (8 lanes), else a float64 polynomial
+    exp = ([f"{e} = exp_of_nonpositive({source}[j] - m{slot})"] if dtype == "float32"
+           else _exp_lines(e, f"{source}[j] - m{slot}", T))
+    return ([f"m{slot} = row_shift({source})", "for j in range(n):"] + ["    " + line for line in exp]
             + [f"    t{slot}[j] = {e}", f"s{slot} = {T}(1) / row_total(t{slot}, {T}(0))", "for j in range(n):",
                f"    t{slot}[j] = {T}(t{slot}[j] * s{slot})"])
 
