@@ -2,7 +2,7 @@
 
 A row program is a fused program (``fused.py``'s format and op vocabulary) that may also hold the reductions
 ``row_sum``, ``row_mean``, ``row_max`` and ``row_all`` over the last dim of the group's shape ``(..., n)``, and
-``row_softmax`` (a full value from a full value). Every slot is either *full*
+``row_softmax`` and ``row_log_softmax`` (full values from a full value). Every slot is either *full*
 (one value per element) or *per row* (one value per row: a reduction's result, an input of shape
 ``(..., 1)``, a scalar, or an op on such values only). The generated kernel walks the rows; within a row it
 runs one vectorised loop over the ``n`` elements per stage, a stage ending where a reduction's result is
@@ -19,10 +19,10 @@ import numpy as np
 from ._numba import jit
 from .fused import _CONSTRUCTOR, _exp_lines, _flat, _flat_source, _load, op_lines, slot_dtypes
 
-__all__ = ["REDUCTIONS", "SOFTMAX", "fused_rows", "source_for"]
+__all__ = ["REDUCTIONS", "SOFTMAXES", "fused_rows", "source_for"]
 
 REDUCTIONS = frozenset({"row_sum", "row_mean", "row_max", "row_all"})
-SOFTMAX = "row_softmax"
+SOFTMAXES = frozenset({"row_softmax", "row_log_softmax"})
 
 
 @jit(fastmath={"reassoc"}, error_model="numpy")
@@ -82,7 +82,7 @@ def _ranks(program, kinds):
         slot = len(in_dtypes) + k
         if name in REDUCTIONS:
             ready[slot] = loop[args[0]] + 1
-        elif name == SOFTMAX:
+        elif name in SOFTMAXES:
             loop[slot] = loop[args[0]] + 1
         elif any(a in loop for a in args):
             loop[slot] = max([loop[a] for a in args if a in loop] + [ready[a] for a in args if a in ready])
@@ -106,12 +106,12 @@ def source_for(program, layout, row_outputs):
     loop, ready, loops = _ranks(program, kinds)
     dtypes = slot_dtypes(program)
     # full values read in a later stage than theirs, reduced or normalised, and softmaxes, keep a row buffer
-    softmaxes = {n_in + k for k, op in enumerate(ops) if op[0] == SOFTMAX}
+    softmaxes = {n_in + k for k, op in enumerate(ops) if op[0] in SOFTMAXES}
     buffered = set(softmaxes)
     for k, (name, args, _, _) in enumerate(ops):
         slot = n_in + k
         for a in args:
-            whole_row = name in REDUCTIONS or name == SOFTMAX
+            whole_row = name in REDUCTIONS or name in SOFTMAXES
             if a >= n_in and a in loop and (whole_row or slot not in loop or loop[a] != loop[slot]):
                 buffered.add(a)
     strided = [i for i, kind in enumerate(kinds) if kind in "FR"]
@@ -146,7 +146,7 @@ def source_for(program, layout, row_outputs):
             if ready.get(slot, -1) == stage:
                 src += [pad + line for line in _row_op(program, k, dtypes, n_in)]
             elif slot in softmaxes and loop[slot] == stage:
-                src += [pad + line for line in _softmax_lines(slot, args[0], dtype, n_in)]
+                src += [pad + line for line in _softmax_lines(slot, args[0], dtype, n_in, name == "row_log_softmax")]
                 src += [f"{pad}r{j}[:] = t{slot}" for j in full_out.pop(slot, ())]
         if stage == loops:
             break
@@ -185,16 +185,21 @@ def _row_op(program, k, dtypes, n_in):
     return [f"v{n_in + k} = {value}"]
 
 
-def _softmax_lines(slot, arg, dtype, n_in):
-    """Lines filling buffer ``t<slot>`` with the softmax of ``arg``'s row: exp of the max-shifted values over
-    their sum, the sum's reciprocal multiplied in (the softmax kernel's arithmetic; a NaN row stays NaN)."""
-    T, source, e = _CONSTRUCTOR[dtype], _row_source(arg, n_in), f"e{slot}"
+def _softmax_lines(slot, arg, dtype, n_in, log):
+    """Lines filling buffer ``t<slot>`` with the (log-)softmax of ``arg``'s row, in the softmax kernels'
+    arithmetic: exp of the max-shifted values, then times the reciprocal of their sum, or for the log
+    ``(x - max) - log(sum)``. A NaN anywhere makes the row NaN, whatever the shift."""
+    T, source, e, m = _CONSTRUCTOR[dtype], _row_source(arg, n_in), f"e{slot}", f"m{slot}"
     # float32: the softmax kernel's own exp of a non-positive number (8 lanes), else a float64 polynomial
-    exp = ([f"{e} = exp_of_nonpositive({source}[j] - m{slot})"] if dtype == "float32"
-           else _exp_lines(e, f"{source}[j] - m{slot}", T))
-    return ([f"m{slot} = row_shift({source})", "for j in range(n):"] + ["    " + line for line in exp]
-            + [f"    t{slot}[j] = {e}", f"s{slot} = {T}(1) / row_total(t{slot}, {T}(0))", "for j in range(n):",
-               f"    t{slot}[j] = {T}(t{slot}[j] * s{slot})"])
+    exp = ([f"{e} = exp_of_nonpositive({source}[j] - {m})"] if dtype == "float32"
+           else _exp_lines(e, f"{source}[j] - {m}", T))
+    lines = [f"{m} = row_shift({source})", "for j in range(n):"] + ["    " + line for line in exp]
+    lines += [f"    t{slot}[j] = {e}"]
+    if log:
+        return lines + [f"s{slot} = {T}(math.log(row_total(t{slot}, {T}(0))))", "for j in range(n):",
+                         f"    t{slot}[j] = {T}({T}({source}[j] - {m}) - s{slot})"]
+    return lines + [f"s{slot} = {T}(1) / row_total(t{slot}, {T}(0))", "for j in range(n):",
+                    f"    t{slot}[j] = {T}(t{slot}[j] * s{slot})"]
 
 
 # ----- the kernel ----------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ elementwise ops around sums and means over the last dim (``keepdim=True``) whose
 the elementwise fusion pass must stop at every such reduction, so a LayerNorm takes four kernels forward
 and five backward, each a pass over memory. Here a *group* holds values of one shape ``(..., n)`` ("full")
 and of its row shape ``(..., 1)`` ("per row"): elementwise nodes (``fuse.py``'s vocabulary), ``sum``,
-``mean``, ``amax`` and ``all`` over the last dim, ``softmax`` over it, and ``expand`` from the row shape.
+``mean``, ``amax`` and ``all`` over the last dim, ``softmax`` and ``log_softmax`` over it, and ``expand``
+from the row shape.
 It becomes one ``fused_rows`` node (``kernels/cpu/fused_rows.py``) that walks the rows once, keeping each
 row in cache.
 
@@ -17,6 +18,7 @@ from .fuse import _Context
 __all__ = ["fuse_rows"]
 
 _REDUCTIONS = {"sum": "row_sum", "mean": "row_mean", "amax": "row_max", "all": "row_all"}
+_SOFTMAXES = {"softmax": "row_softmax", "log_softmax": "row_log_softmax"}
 _FLOATS = frozenset({"float32", "float64"})
 
 
@@ -42,15 +44,16 @@ class _Rows(_Context):
         if out is None or node.mutates or len(out.shape) < 2 or out.device is None or out.device.type != "cpu":
             return None
         reduction = _REDUCTIONS.get(node.kernel)
-        if reduction is not None or node.kernel == "softmax":
+        if reduction is not None or node.kernel in _SOFTMAXES:
             (x,) = node.inputs if len(node.inputs) == 1 else (None,)
             kinds = {"bool"} if node.kernel == "all" else _FLOATS
             if (x is None or out.dtype is not x.dtype or out.dtype.name not in kinds or len(x.shape) != len(out.shape)
                     or x.shape[-1] < 2):
                 return None
             last = len(x.shape) - 1
-            if node.kernel == "softmax":
-                return ("row_softmax", ()) if set(node.attrs) == {"dim"} and node.attrs["dim"] in (last, -1) else None
+            if node.kernel in _SOFTMAXES:
+                dim_ok = set(node.attrs) == {"dim"} and node.attrs["dim"] in (last, -1)
+                return (_SOFTMAXES[node.kernel], ()) if dim_ok else None
             if node.attrs.get("dims") not in ((last,), (-1,)) or node.attrs.get("keepdim") is not True:
                 return None
             return (reduction, ()) if set(node.attrs) == {"dims", "keepdim"} else None
@@ -78,10 +81,14 @@ class _Rows(_Context):
         return ("full", full) if full[:-1] == row else None
 
     def worth(self, group):
-        """A group with a reduction or a softmax, two or more nodes and a row length of two or more."""
+        """Rows of two or more, and two or more nodes with a reduction or a softmax, or a lone log-softmax (whose
+        kernel makes three passes over memory where this one makes one)."""
         kind, shape = group.shape
-        return (kind == "full" and shape[-1] >= 2 and len(group.members) >= 2
-                and any(m.kernel in _REDUCTIONS or m.kernel == "softmax" for m in group.members))
+        if kind != "full" or shape[-1] < 2:
+            return False
+        if len(group.members) == 1:
+            return group.members[0].kernel == "log_softmax"
+        return any(m.kernel in _REDUCTIONS or m.kernel in _SOFTMAXES for m in group.members)
 
     def attributes(self, group, program, results):
         shape = group.shape[1]

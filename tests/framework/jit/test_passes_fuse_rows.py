@@ -82,6 +82,21 @@ def test_attention_weights_masked_softmax_and_the_fully_masked_row_guard():
     assert (got[0][:, :, 5] == 0).all() and np.isnan(got[1][0, 1, 2]).all() and got[2][:, :, 5].all()
 
 
+def test_a_lone_log_softmax_is_one_row_node_equal_to_the_kernel():
+    from kernels.cpu import KERNELS
+    logits = _array(6, 40) * 4
+    logits[1] = -np.inf  # no finite logit: NaN, as the kernel
+    logits[2, 3] = np.nan
+    logits[4, :39] = -np.inf  # one certain class
+    b = Builder()
+    graph = b.out(b.op("log_softmax", b.input(logits), dim=1))
+    assert fuse_rows(graph)["groups"] == 1 and _kernels(graph) == ["fused_rows"]
+    expected = KERNELS["log_softmax"](logits, 1)
+    (got,) = run(graph, b.example)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6, equal_nan=True)
+    assert np.isnan(got[1]).all() and np.isnan(got[2]).all() and got[4, 39] == 0
+
+
 def test_an_expanded_row_value_read_outside_is_written_along_its_row():
     b = Builder()
     x = b.input(_array(3, 6))
