@@ -2,7 +2,8 @@
 
 A row program is a fused program (``fused.py``'s format and op vocabulary) that may also hold the reductions
 ``row_sum``, ``row_mean``, ``row_max`` and ``row_all`` over the last dim of the group's shape ``(..., n)``, and
-``row_softmax`` and ``row_log_softmax`` (full values from a full value). Every slot is either *full*
+``row_softmax`` and ``row_log_softmax`` (full values from a full value), and ``col_sum``: a full value summed
+over every row (one value per column, accumulated as the rows go by). Every other slot is either *full*
 (one value per element) or *per row* (one value per row: a reduction's result, an input of shape
 ``(..., 1)``, a scalar, or an op on such values only). The generated kernel walks the rows; within a row it
 runs one vectorised loop over the ``n`` elements per stage, a stage ending where a reduction's result is
@@ -19,9 +20,10 @@ import numpy as np
 from ._numba import jit
 from .fused import _CONSTRUCTOR, _exp_lines, _flat, _flat_source, _load, op_lines, slot_dtypes
 
-__all__ = ["REDUCTIONS", "SOFTMAXES", "fused_rows", "source_for"]
+__all__ = ["REDUCTIONS", "SOFTMAXES", "COLUMN_SUM", "fused_rows", "source_for"]
 
 REDUCTIONS = frozenset({"row_sum", "row_mean", "row_max", "row_all"})
+COLUMN_SUM = "col_sum"
 SOFTMAXES = frozenset({"row_softmax", "row_log_softmax"})
 
 
@@ -66,13 +68,14 @@ def row_all(x):
 
 
 def _ranks(program, kinds):
-    """(loop of each full slot, loops that must finish before each per-row slot, number of loops).
+    """(loop of each full slot, loops that must finish before each per-row slot, the loop adding up each
+    column sum, number of loops).
 
     A softmax is computed between loops, from its argument's whole row: its loop is the one after its
-    argument's, as for a reduction's result.
+    argument's, as for a reduction's result. A column sum adds its argument's row in the argument's loop.
     """
     in_dtypes, ops, _ = program
-    loop, ready = {}, {}
+    loop, ready, column = {}, {}, {}
     for i, kind in enumerate(kinds):
         if kind in "fF":
             loop[i] = 0
@@ -84,26 +87,29 @@ def _ranks(program, kinds):
             ready[slot] = loop[args[0]] + 1
         elif name in SOFTMAXES:
             loop[slot] = loop[args[0]] + 1
+        elif name == COLUMN_SUM:
+            column[slot] = loop[args[0]]
         elif any(a in loop for a in args):
             loop[slot] = max([loop[a] for a in args if a in loop] + [ready[a] for a in args if a in ready])
         else:
             ready[slot] = max([ready[a] for a in args], default=0)
-    return loop, ready, max(loop.values(), default=0) + 1
+    return loop, ready, column, max(loop.values(), default=0) + 1
 
 
-def source_for(program, layout, row_outputs):
+def source_for(program, layout, full_shaped):
     """Numba source of ``fused(o0.., a0.., dims, st)`` running ``program`` over the rows of ``dims``.
 
     ``layout`` is one kind per input, then the number of leading dims. Kinds: "f" (full, C-contiguous,
     read at row * n), "F" (full, read from the offset its strides ``st`` give over the leading dims, inner
     stride 1), "r" / "R" (one value per row, at ``row`` or at its strides' offset), "s" (one value).
-    ``dims`` is the group's shape. Outputs are flat: one value per row where ``row_outputs`` says so, else
-    ``prod(dims)`` values (a per-row slot is then repeated along its row).
+    ``dims`` is the group's shape. Outputs are flat: ``prod(dims)`` values for full slots and for per-row
+    slots where ``full_shaped`` says so (repeated along their row), else one value per row; ``n`` for
+    column sums.
     """
     in_dtypes, ops, outputs = program
     *kinds, depth = layout
     n_in = len(in_dtypes)
-    loop, ready, loops = _ranks(program, kinds)
+    loop, ready, column, loops = _ranks(program, kinds)
     dtypes = slot_dtypes(program)
     # full values read in a later stage than theirs, reduced or normalised, and softmaxes, keep a row buffer
     softmaxes = {n_in + k for k, op in enumerate(ops) if op[0] in SOFTMAXES}
@@ -122,6 +128,7 @@ def source_for(program, layout, row_outputs):
            "@numba.njit(cache=True, error_model='numpy')", f"def fused({', '.join(names)}, dims, st):",
            f"    n = dims[{depth}]"]
     src += [f"    t{s} = np.empty(n, {_CONSTRUCTOR[dtypes[s]]})" for s in sorted(buffered)]
+    src += [f"    c{s} = np.zeros(n, {_CONSTRUCTOR[dtypes[s]]})" for s in sorted(column)]
     src += [f"    v{i} = a{i}[0]" for i, kind in enumerate(kinds) if kind == "s"]
     pad, row = "    ", "i0"
     for d in range(depth):
@@ -136,7 +143,7 @@ def source_for(program, layout, row_outputs):
     src += [pad + reads[kind].format(i) for i, kind in enumerate(kinds) if kind in reads]
     full_out = {}
     for j, slot in enumerate(outputs):
-        if not row_outputs[j]:
+        if slot not in column and (slot in loop or full_shaped[j]):
             src.append(f"{pad}r{j} = o{j}[k0:k0 + n]")
             if slot in loop:
                 full_out.setdefault(slot, []).append(j)
@@ -151,20 +158,23 @@ def source_for(program, layout, row_outputs):
         if stage == loops:
             break
         members = [k for k in range(len(ops)) if loop.get(n_in + k) == stage and n_in + k not in softmaxes]
-        if not members:
+        sums = [k for k in range(len(ops)) if column.get(n_in + k) == stage]
+        if not members and not sums:
             continue
         made = {n_in + k for k in members}
         inner = pad + "    "
         src.append(f"{pad}for j in range(n):")
-        for a in sorted({a for k in members for a in ops[k][1] if a in loop and a not in made}):
+        for a in sorted({a for k in members + sums for a in ops[k][1] if a in loop and a not in made}):
             src.append(f"{inner}v{a} = {'x' if a < n_in else 't'}{a}[j]")
         for k in members:
             src += [inner + line for line in op_lines(program, k, dtypes)]
+        src += [f"{inner}c{n_in + k}[j] += v{ops[k][1][0]}" for k in sums]
         src += [f"{inner}t{slot}[j] = v{slot}" for slot in sorted(made & buffered)]
         src += [f"{inner}r{j}[j] = v{slot}" for slot in sorted(made & set(full_out)) for j in full_out[slot]]
     for j, slot in enumerate(outputs):
-        if slot not in loop:
-            src.append(f"{pad}o{j}[row] = v{slot}" if row_outputs[j] else f"{pad}r{j}[:] = v{slot}")
+        if slot in ready:
+            src.append(f"{pad}r{j}[:] = v{slot}" if full_shaped[j] else f"{pad}o{j}[row] = v{slot}")
+    src += [f"    o{j}[:] = c{slot}" for j, slot in enumerate(outputs) if slot in column]
     return "\n".join(src) + "\n"
 
 
@@ -203,7 +213,7 @@ def _softmax_lines(slot, arg, dtype, n_in, log):
 
 
 # ----- the kernel ----------------------------------------------------------------------------------
-_KERNELS = {}  # (program, layout, row_outputs) -> compiled kernel
+_KERNELS = {}  # (program, layout, output shapes) -> compiled kernel
 _PLANS = {}  # (shape, input shapes and strides) -> (layout, preps, strides)
 
 
@@ -237,24 +247,26 @@ def _make_plan(arrays, shape):
     return tuple(kinds) + (depth,), tuple(preps), tuple(strides)
 
 
-def fused_rows(*arrays, program, shape, row_outputs):
-    """Run the row ``program`` over the rows of ``shape`` (``(..., n)``); return its output array(s).
-
-    ``row_outputs[j]`` is True when output ``j`` has one value per row (shape ``(..., 1)``).
+def fused_rows(*arrays, program, shape, out_shapes):
+    """Run the row ``program`` over the rows of ``shape`` (``(..., n)``); return its output array(s), of
+    ``out_shapes``: ``shape`` itself, the row shape ``(..., 1)``, or for column sums ``(n,)`` or ``(1, .., n)``.
     """
     in_dtypes, ops, outputs = program
     arrays = [a if a.dtype == dt else a.astype(dt) for a, dt in zip(arrays, (np.dtype(d) for d in in_dtypes))]
-    shape = tuple(shape)
+    shape, out_shapes = tuple(shape), tuple(tuple(s) for s in out_shapes)
     layout, preps, strides = _plan(arrays, shape)
-    key = (program, layout, tuple(row_outputs))
+    key = (program, layout, out_shapes)
     kernel = _KERNELS.get(key)
     if kernel is None:
-        kernel = _KERNELS[key] = _load(source_for(program, layout, tuple(row_outputs)))
+        full_shaped = tuple(s == shape for s in out_shapes)
+        kernel = _KERNELS[key] = _load(source_for(program, layout, full_shaped))
     dtypes = slot_dtypes(program)
-    results = [np.empty(shape[:-1] + (1,) if per_row else shape, np.dtype(dtypes[slot]))
-               for slot, per_row in zip(outputs, row_outputs)]
+    results = [np.empty(s, np.dtype(dtypes[slot])) for slot, s in zip(outputs, out_shapes)]
     if math.prod(shape):
         kernel(*[r.reshape(-1) for r in results], *[_flat(a, p) for a, p in zip(arrays, preps)], shape, strides)
+    elif any(math.prod(s) for s in out_shapes):  # no rows: column sums are zeros
+        for r in results:
+            r.fill(0)
     return results[0] if len(results) == 1 else tuple(results)
 
 

@@ -69,8 +69,11 @@ def test_compiled_adam_step_moves_updates_and_equals_the_unscheduled_pipeline(mo
         return small_training_step(lambda params: framework.optim.Adam(params, lr=0.01))
 
     results = {}
-    for label, passes in (("scheduled", DEFAULT_PIPELINE),
-                          ("unscheduled", tuple(p for p in DEFAULT_PIPELINE if p != "schedule_updates"))):
+    # without row fusion, which would fold this small MLP's bias gradients into the row groups making them
+    # and leave a single update to move
+    pipeline = tuple(p for p in DEFAULT_PIPELINE if p != "fuse_rows")
+    for label, passes in (("scheduled", pipeline),
+                          ("unscheduled", tuple(p for p in pipeline if p != "schedule_updates"))):
         monkeypatch.setattr(framework.jit.passes, "DEFAULT_PIPELINE", passes)
         model, step = build()
         compiled = framework.compile(step, options={"worth_check": False})
