@@ -11,7 +11,9 @@ needed. Full values that later stages read stay in an ``n``-element buffer, so a
 or backward) or a softmax gradient reads its inputs once and writes its outputs once, in cache.
 
 Sums run in the dtype of their values with reassociation allowed (vectorised), so they may differ from
-numpy's pairwise sums in the last bits; everything else is the unfused chain's arithmetic.
+numpy's pairwise sums in the last bits; everything else is the unfused chain's arithmetic. The kernels run
+on the calling thread: their groups sit between GEMMs, whose OpenBLAS workers hold the other cores (see
+``framework/jit/passes/fuse.py``, "Threads").
 """
 import math
 
