@@ -419,15 +419,23 @@ def op_lines(program, k, dtypes):
     name, args, params, dtype = ops[k]
     spec = SCALAR_OPS[name]
     T = _CONSTRUCTOR[dtype]
+    names = argument_names(name, args, dtype, dtypes, lambda v: f"{T}({v})", spec.kind == "bool")
+    return spec.emit(f"v{len(in_dtypes) + k}", names, params, T)
+
+
+def argument_names(name, args, dtype, dtypes, cast, bool_result):
+    """The source of an op's arguments ``v<slot>``: a test against 0 where a logical op or a where's condition
+    reads a number, ``cast(v)`` where an op with a ``dtype`` result (not ``bool_result``) reads another dtype.
+    Shared by the host and device code generators."""
     names = []
     for i, j in enumerate(args):
         v = f"v{j}"
         if name in _LOGICAL or (name == "where" and i == 0):
             v = v if dtypes[j] == "bool" else f"({v} != 0)"
-        elif spec.kind == "float" and name != "cast" and dtypes[j] != dtype:
-            v = f"{T}({v})"
+        elif not bool_result and name != "cast" and dtypes[j] != dtype:
+            v = cast(v)
         names.append(v)
-    return spec.emit(f"v{len(in_dtypes) + k}", names, params, T)
+    return names
 
 
 def source_for(program, layout, parallel):

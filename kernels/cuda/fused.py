@@ -8,6 +8,8 @@ on first launch only, so ``kernel_source`` works (and is tested) without it.
 import hashlib
 import math
 
+from kernels.cpu.fused import argument_names
+
 __all__ = ["SCALAR_OPS", "kernel_source", "fused_elementwise"]
 
 _CTYPE = {"float32": "float", "float64": "double", "bool": "bool", "int32": "int", "int64": "long long"}
@@ -220,7 +222,6 @@ SCALAR_OPS = {
 }
 
 _BOOL_OPS = {"eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and", "logical_or", "logical_xor"}
-_LOGICAL = {"logical_not", "logical_and", "logical_or", "logical_xor"}
 
 
 def kernel_source(program):
@@ -231,14 +232,7 @@ def kernel_source(program):
     for k, (name, args, params, dtype) in enumerate(ops):
         slot = len(in_dtypes) + k
         T = _CTYPE[dtype]
-        names = []
-        for i, j in enumerate(args):
-            v = f"v{j}"
-            if name in _LOGICAL or (name == "where" and i == 0):
-                v = v if dtypes[j] == "bool" else f"({v} != 0)"
-            elif name not in _BOOL_OPS and name != "cast" and dtypes[j] != dtype:
-                v = f"(({T}){v})"
-            names.append(v)
+        names = argument_names(name, args, dtype, dtypes, lambda v, T=T: f"(({T}){v})", name in _BOOL_OPS)
         lines += SCALAR_OPS[name](f"v{slot}", names, params, T)
         dtypes.append(dtype)
     lines += [f"o{j} = v{slot};" for j, slot in enumerate(outputs)]
