@@ -89,13 +89,13 @@ def _ranks(program, kinds):
             ready[slot] = loop[args[0]] + 1
         elif name in SOFTMAXES:
             loop[slot] = loop[args[0]] + 1
-        elif name == COLUMN_SUM:
-            column[slot] = loop[args[0]]
+        elif name == COLUMN_SUM:  # of a full value, or of a per-row one repeated along its row (an expand)
+            column[slot] = loop[args[0]] if args[0] in loop else ready[args[0]]
         elif any(a in loop for a in args):
             loop[slot] = max([loop[a] for a in args if a in loop] + [ready[a] for a in args if a in ready])
         else:
             ready[slot] = max([ready[a] for a in args], default=0)
-    return loop, ready, column, max(loop.values(), default=0) + 1
+    return loop, ready, column, max(list(loop.values()) + list(column.values()), default=0) + 1
 
 
 def source_for(program, layout, full_shaped):
@@ -167,7 +167,7 @@ def source_for(program, layout, full_shaped):
         inner = pad + "    "
         src.append(f"{pad}for j in range(n):")
         for a in sorted({a for k in members + sums for a in ops[k][1] if a in loop and a not in made}):
-            src.append(f"{inner}v{a} = {'x' if a < n_in else 't'}{a}[j]")
+            src.append(f"{inner}v{a} = {_row_source(a, n_in)}[j]")
         for k in members:
             src += [inner + line for line in op_lines(program, k, dtypes)]
         src += [f"{inner}c{n_in + k}[j] += v{ops[k][1][0]}" for k in sums]

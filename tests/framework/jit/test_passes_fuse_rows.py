@@ -128,6 +128,17 @@ def test_a_bias_gradient_read_early_moves_down_and_joins_its_sibling_group():
     assert_same(expected, run(graph, b.example), rtol=1e-5, atol=1e-5)
 
 
+def test_a_column_sum_of_an_expanded_row_value():
+    b = Builder()
+    x = b.input(_array(3, 5, 6))
+    spread = b.op("expand", b.op("sum", x, dims=(2,), keepdim=True), shape=(3, 5, 6))
+    graph = b.out(b.op("sum", spread, dims=(0, 1), keepdim=False), b.op("sub", x, spread))
+    expected = run(graph, b.example)
+    fuse_rows(graph)
+    assert _kernels(graph) == ["fused_rows"]
+    assert_same(expected, run(graph, b.example), rtol=1e-5, atol=1e-5)
+
+
 def test_nothing_in_a_group_reads_a_column_sum():
     b = Builder()
     x = b.input(_array(5, 8))
