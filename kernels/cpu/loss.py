@@ -1,5 +1,6 @@
 """Loss kernels: pick each sample's target class from the last axis, and its adjoint (scatter back); the
-gradient of log-softmax under a class pick in one pass (graph mode's fusion of that backward)."""
+gradient of log-softmax under a class pick in one pass, and mean cross-entropy's forward and backward in one
+call (graph mode's fusions of those chains)."""
 import numpy as np
 
 from ._numba import jit
@@ -28,16 +29,24 @@ def _class_pick_backward_rows(logp, g, target, out):
         out[i, t] = gi - exp_of_nonpositive(logp[i, t]) * gi
 
 
+def _check_targets(target, classes):
+    if target.size and (target.min() < 0 or target.max() >= classes):
+        bad = target[(target < 0) | (target >= classes)][0]
+        raise IndexError(f"Target {bad} is out of bounds for {classes} classes.")
+
+
 def _log_softmax_class_backward(logp, g, target):
     """The gradient reaching log-softmax's input from ``g`` placed at each row's target class of its output:
     ``G - exp(logp) * G.sum(-1)`` for ``G = class_place(g, target)``, which is ``G - exp(logp) * g``.
 
     ``logp`` (N, C) log-probabilities (<= 0), ``g`` (N,), ``target`` (N,) class indices.
     """
-    classes = logp.shape[-1]
-    if target.size and (target.min() < 0 or target.max() >= classes):
-        bad = target[(target < 0) | (target >= classes)][0]
-        raise IndexError(f"Target {bad} is out of bounds for {classes} classes.")
+    _check_targets(target, logp.shape[-1])
+    return _class_backward(logp, g, target)
+
+
+def _class_backward(logp, g, target):
+    """``_log_softmax_class_backward`` of targets known to be in range."""
     # on a device (kernels/cuda re-binds this module) the Numba loop is None and the array expression runs
     one_pass = logp.dtype == np.float32 and logp.ndim == 2 and g.dtype == np.float32
     if one_pass and _class_pick_backward_rows is not None:
@@ -51,5 +60,20 @@ def _log_softmax_class_backward(logp, g, target):
     return out
 
 
+def _cross_entropy_mean(logp, target, seed, *, ignore_index):
+    """(loss, gradient) of the mean negative log-likelihood of ``target`` under ``logp`` (N, C), rows whose
+    target is ``ignore_index`` left out, and its gradient reaching ``logp``'s input (log-softmax's) from
+    ``seed``: cross-entropy's forward and backward as autograd computes them, in one call."""
+    ignored = target == ignore_index
+    safe = np.where(ignored, 0, target)
+    _check_targets(safe, logp.shape[-1])
+    valid = np.logical_not(ignored).astype(logp.dtype)
+    count = valid.sum(dtype=logp.dtype)
+    picked = _class_pick(logp, safe)
+    loss = np.where(ignored, logp.dtype.type(0), -picked * valid).sum(dtype=logp.dtype) / count
+    grad = -(np.where(ignored, logp.dtype.type(0), np.asarray(seed, logp.dtype) / count) * valid)
+    return loss, _class_backward(logp, grad, safe)
+
+
 KERNELS = {"class_pick": _class_pick, "class_place": _class_place,
-           "log_softmax_class_backward": _log_softmax_class_backward}
+           "log_softmax_class_backward": _log_softmax_class_backward, "cross_entropy_mean": _cross_entropy_mean}

@@ -1,6 +1,7 @@
 """The optimisation pipeline of graph mode: ``optimize(graph)`` rewrites a captured graph in place.
 
-Default order: constant folding, simplification, CSE, DCE, cross-entropy's backward in one pass, sharing GELU's
+Default order: constant folding, simplification, CSE, DCE, cross-entropy's backward in one pass, then its mean
+loss and backward in one node, sharing GELU's
 Phi(x) between forward and backward, row fusion (elementwise ops around last-dim reductions, ``fuse_rows.py``),
 elementwise fusion (``fuse.py``, when present), DCE again, copy elision,
 moving optimizer updates up to their gradients, then memory planning. Each pass is a
@@ -13,7 +14,7 @@ swaps two that touch the same memory; the pipeline checks both after every pass.
 import importlib
 import time
 
-from .class_grad import fuse_class_backward
+from .class_grad import fuse_class_backward, fuse_cross_entropy
 from .constant_fold import fold_constants
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
@@ -33,13 +34,14 @@ PASSES = {
     "dce": eliminate_dead_code,
     "share_terms": share_forward_terms,
     "class_backward": fuse_class_backward,
+    "cross_entropy": fuse_cross_entropy,
     "schedule_updates": schedule_updates,
     "elide_copies": elide_copies,
     "fuse_rows": fuse_rows,
     "memory_plan": plan_memory,
 }
-DEFAULT_PIPELINE = ("constant_fold", "simplify", "cse", "dce", "class_backward", "share_terms", "fuse_rows", "fuse",
-                    "dce", "elide_copies", "schedule_updates", "memory_plan")
+DEFAULT_PIPELINE = ("constant_fold", "simplify", "cse", "dce", "class_backward", "cross_entropy", "share_terms",
+                    "fuse_rows", "fuse", "dce", "elide_copies", "schedule_updates", "memory_plan")
 
 
 def _fusion_pass():

@@ -10,7 +10,7 @@ Matched on CPU graphs only: the kernel's device form is an array expression, no 
 it would replace. The nodes the fused one replaces must feed nothing else.
 """
 
-__all__ = ["fuse_class_backward", "FUSED_KERNEL"]
+__all__ = ["fuse_class_backward", "fuse_cross_entropy", "FUSED_KERNEL", "MEAN_KERNEL"]
 
 FUSED_KERNEL = "log_softmax_class_backward"
 
@@ -78,3 +78,124 @@ def _match(node, users, outputs):
         return None
     g, target = place.inputs
     return logp, g, target
+
+
+# ----- mean cross-entropy, forward and backward --------------------------------------------------------
+
+MEAN_KERNEL = "cross_entropy_mean"
+
+
+def fuse_cross_entropy(graph):
+    """Replace each matched mean cross-entropy (its loss and the backward into log-softmax, as
+    ``fuse_class_backward`` leaves it) by one ``cross_entropy_mean`` node.
+
+    Autograd records ``nll_loss``'s mean over non-ignored rows as eleven nodes on (N,) vectors (the ignore
+    test, safe targets, the pick, the weights, two sums, divisions, the expanded seed and its masking), each a
+    kernel call that costs more than its arithmetic. Returns ``{"cross_entropy_fused": n}``.
+    """
+    from .analysis import roots
+    fused = 0
+    for anchor in [n for n in graph.nodes if n.kernel == FUSED_KERNEL]:
+        users, outputs = graph.users(), set(graph.outputs)
+        match = _match_mean(graph, anchor, users, outputs)
+        if match is None:
+            continue
+        nodes, (logp, target, seed, ignore), loss = match
+        position = {id(n): i for i, n in enumerate(graph.nodes)}
+        first, last = min(position[id(n)] for n in nodes), position[id(anchor)]
+        inside = {id(n) for n in nodes}
+        if any(position[id(u)] < last for u in users.get(loss, ()) if id(u) not in inside):
+            continue  # something reads the loss before the backward ends
+        root = roots(graph)
+        read = {root[v] for v in (logp, target, seed)}
+        if any(root[n.inputs[k]] in read for n in graph.nodes[first:last] for k in n.mutates):
+            continue
+        node = type(anchor)(MEAN_KERNEL, MEAN_KERNEL, [logp, target, seed], {"ignore_index": ignore},
+                            location=anchor.location)
+        node.outputs = [loss, anchor.outputs[0]]
+        for index, value in enumerate(node.outputs):
+            value.node, value.index = node, index
+        graph.nodes = [node if n is anchor else n for n in graph.nodes if id(n) not in inside or n is anchor]
+        fused += 1
+    return {"cross_entropy_fused": fused}
+
+
+def _scalar_const(graph, value):
+    if value.kind != "const" or value.shape != ():
+        return None
+    return graph.constants[value].item()
+
+
+def _one(users, outputs, value, kernel):
+    """The single node reading ``value`` when it is a ``kernel`` node and ``value`` is no graph output."""
+    readers = users.get(value, ())
+    if value in outputs or len(readers) != 1 or readers[0].kernel != kernel or readers[0].mutates:
+        return None
+    return readers[0]
+
+
+def _match_mean(graph, anchor, users, outputs):
+    """(nodes, (logp, target, seed, ignore_index), loss) for the chain ending in ``anchor``, or None."""
+    logp, g, safe = anchor.inputs
+    neg = _producer(g, "neg")
+    product = _producer(neg.inputs[0], "mul") if neg else None
+    if product is None or len(logp.shape) != 2 or logp.dtype.name not in ("float32", "float64"):
+        return None
+    picked_safe = _producer(safe, "where")
+    if picked_safe is None:
+        return None
+    ignored, zero_int, target = picked_safe.inputs
+    equal = _producer(ignored, "eq")
+    if equal is None or equal.inputs[0] is not target or _scalar_const(graph, zero_int) != 0:
+        return None
+    ignore = _scalar_const(graph, equal.inputs[1])
+    guard, weight = product.inputs
+    if _producer(guard, "where") is None:
+        guard, weight = weight, guard
+    guarded, cast = _producer(guard, "where"), _producer(weight, "cast_to")
+    if guarded is None or cast is None or ignore is None or cast.attrs.get("dtype") != logp.dtype.name:
+        return None
+    negate = _producer(cast.inputs[0], "logical_not")
+    if negate is None or negate.inputs[0] is not ignored or guarded.inputs[0] is not ignored:
+        return None
+    zero, spread = guarded.inputs[1], guarded.inputs[2]
+    expand = _producer(spread, "expand")
+    scaled = _producer(expand.inputs[0], "div") if expand else None
+    if _scalar_const(graph, zero) != 0 or scaled is None or scaled.inputs[0].shape != ():
+        return None
+    seed, count_value = scaled.inputs
+    count = _producer(count_value, "sum")
+    if count is None or count.inputs != [weight] or count.attrs.get("dims") is not None:
+        return None
+    forward = _forward_mean(graph, users, outputs, logp, safe, ignored, weight, count_value)
+    if forward is None:
+        return None
+    loss, forward_nodes = forward
+    nodes = forward_nodes + [equal, picked_safe, negate, cast, count, scaled, expand, guarded, product, neg, anchor]
+    chain = {id(n) for n in nodes}
+    for n in nodes:
+        for v in n.outputs:
+            if n is anchor or v is loss:
+                continue
+            if v in outputs or any(id(u) not in chain for u in users.get(v, ())):
+                return None
+    return nodes, (logp, target, seed, ignore), loss
+
+
+def _forward_mean(graph, users, outputs, logp, safe, ignored, weight, count_value):
+    """(loss, nodes) of ``sum(where(ignored, 0, -class_pick(logp, safe) * weight)) / count``, or None."""
+    pick = next((n for n in users.get(logp, ()) if n.kernel == "class_pick" and n.inputs == [logp, safe]), None)
+    neg = _one(users, outputs, pick.outputs[0], "neg") if pick else None
+    product = _one(users, outputs, neg.outputs[0], "mul") if neg else None
+    if product is None or weight not in product.inputs:
+        return None
+    guarded = _one(users, outputs, product.outputs[0], "where")
+    if guarded is None or guarded.inputs[0] is not ignored or _scalar_const(graph, guarded.inputs[1]) != 0:
+        return None
+    total = _one(users, outputs, guarded.outputs[0], "sum")
+    if total is None or total.attrs.get("dims") is not None:
+        return None
+    mean = _one(users, outputs, total.outputs[0], "div")
+    if mean is None or mean.inputs != [total.outputs[0], count_value]:
+        return None
+    return mean.outputs[0], [pick, neg, product, guarded, total, mean]

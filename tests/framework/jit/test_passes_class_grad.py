@@ -8,7 +8,7 @@ from test_passes_random import Builder, assert_same, run  # noqa: E402
 
 import framework  # noqa: E402
 from framework.jit.passes import optimize  # noqa: E402
-from framework.jit.passes.class_grad import FUSED_KERNEL, fuse_class_backward  # noqa: E402
+from framework.jit.passes.class_grad import FUSED_KERNEL, MEAN_KERNEL, fuse_class_backward  # noqa: E402
 from kernels.cpu import KERNELS  # noqa: E402
 
 RNG = np.random.default_rng(0)
@@ -89,10 +89,63 @@ def test_compiled_cross_entropy_step_fuses_and_matches_torch(ignore):
     ref_loss, ref_grad, _ = grads(torch, False)
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-5, atol=1e-7)
-    assert FUSED_KERNEL in [n.kernel for n in compiled.entries[-1].graph.nodes]
+    assert MEAN_KERNEL in [n.kernel for n in compiled.entries[-1].graph.nodes]  # the class backward inside
 
 
 def test_pipeline_reports_the_fusion():
     graph, _ = _graph()
     report = optimize(graph)
     assert {r.name: r.stats for r in report.passes}["class_backward"] == {"class_backward_fused": 1}
+
+
+def _ce_step(ignore_some):
+    """(model, step): a seeded 6-8-5 classifier trained with mean cross-entropy; some targets ignored."""
+    framework.manual_seed(0)
+    model = framework.nn.Sequential(framework.nn.Linear(6, 8), framework.nn.Tanh(), framework.nn.Linear(8, 5))
+    opt = framework.optim.SGD(model.parameters(), lr=0.1)
+    x = framework.randn(7, 6)
+    y = framework.tensor([0, -100, 4, 2, -100, 1, 3] if ignore_some else [0, 1, 4, 2, 3, 1, 3])
+
+    def step():
+        opt.zero_grad()
+        loss = framework.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return model, step
+
+
+@pytest.mark.parametrize("ignore_some", [False, True])
+def test_mean_cross_entropy_is_one_node_and_trains_as_eager(ignore_some):
+    model, step = _ce_step(ignore_some)
+    eager = [step().item() for _ in range(4)]
+    eager_params = [p.detach().numpy().copy() for p in model.parameters()]
+    model, step = _ce_step(ignore_some)
+    compiled = framework.compile(step, options={"worth_check": False})
+    losses = [compiled().item() for _ in range(4)]
+    np.testing.assert_allclose(losses, eager, rtol=1e-6)
+    for p, q in zip(model.parameters(), eager_params):
+        np.testing.assert_allclose(p.detach().numpy(), q, rtol=1e-5, atol=1e-7)
+    kernels = [n.kernel for n in compiled.entries[-1].graph.nodes]
+    assert kernels.count(MEAN_KERNEL) == 1
+    assert not {"class_pick", FUSED_KERNEL, "expand"} & set(kernels)
+    stats = {r.name: r.stats for r in compiled.entries[-1].report.passes}
+    assert stats["cross_entropy"] == {"cross_entropy_fused": 1}
+
+
+def test_cross_entropy_kernel_matches_the_chain_and_names_a_bad_target():
+    logits = (RNG.standard_normal((9, 6)) * 3).astype(np.float32)
+    logp = KERNELS["log_softmax"](logits, 1)
+    target = np.array([0, 5, -100, 2, 2, 1, 3, -100, 4])
+    seed = np.float32(2.0)
+    loss, grad = KERNELS[MEAN_KERNEL](logp, target, seed, ignore_index=-100)
+    kept = target != -100
+    expected_loss = -logp[kept, target[kept]].mean()
+    probs = np.exp(logp)
+    onehot = np.zeros_like(logp)
+    onehot[np.nonzero(kept)[0], target[kept]] = 1
+    expected_grad = (probs - onehot) * kept[:, None] * (seed / kept.sum())
+    np.testing.assert_allclose(loss, expected_loss, rtol=1e-6)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-5, atol=1e-7)
+    with pytest.raises(IndexError, match="Target 6 is out of bounds for 6 classes"):
+        KERNELS[MEAN_KERNEL](logp, np.array([0, 6, 1, 1, 1, 1, 1, 1, 1]), seed, ignore_index=-100)
