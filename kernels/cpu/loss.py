@@ -60,10 +60,42 @@ def _class_backward(logp, g, target):
     return out
 
 
+@jit(error_model="numpy")
+def _cross_entropy_rows(logp, target, ignore, seed, grad):
+    """Mean cross-entropy of float32 rows and its gradient into ``grad``; returns (loss, -1) or (0, the index
+    of a row whose target is out of range)."""
+    classes = logp.shape[1]
+    count, total = 0, 0.0
+    for i in range(logp.shape[0]):
+        t = target[i]
+        if t != ignore:
+            if t < 0 or t >= classes:
+                return np.float32(0.0), i
+            count += 1
+            total += -logp[i, t]
+    share = np.float32(seed) / np.float32(count)
+    for i in range(logp.shape[0]):
+        t = target[i]
+        g = np.float32(0.0) - (share if t != ignore else np.float32(0.0))
+        for j in range(classes):
+            grad[i, j] = np.float32(0.0) - exp_of_nonpositive(logp[i, j]) * g
+        if t != ignore:
+            grad[i, t] = g - exp_of_nonpositive(logp[i, t]) * g
+    return np.float32(np.float32(total) / np.float32(count)), -1
+
+
 def _cross_entropy_mean(logp, target, seed, *, ignore_index):
     """(loss, gradient) of the mean negative log-likelihood of ``target`` under ``logp`` (N, C), rows whose
     target is ``ignore_index`` left out, and its gradient reaching ``logp``'s input (log-softmax's) from
     ``seed``: cross-entropy's forward and backward as autograd computes them, in one call."""
+    # on a device (kernels/cuda re-binds this module) the Numba loop is None and the array expressions run
+    if logp.dtype == np.float32 and logp.ndim == 2 and _cross_entropy_rows is not None:
+        grad = np.empty_like(logp)
+        loss, bad = _cross_entropy_rows(np.ascontiguousarray(logp), np.ascontiguousarray(target, dtype=np.int64),
+                                        ignore_index, float(seed), grad)
+        if bad >= 0:
+            _check_targets(target[bad:bad + 1], logp.shape[-1])
+        return np.float32(loss), grad
     ignored = target == ignore_index
     safe = np.where(ignored, 0, target)
     _check_targets(safe, logp.shape[-1])

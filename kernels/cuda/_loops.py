@@ -48,7 +48,7 @@ def generic_loops(xp, special):
         # the one-pass kernels are Numba's: on the device, erf and GELU take their numpy-expression paths
         "kernels.cpu.activation": {"_erf_loop": erf, "_one_pass": None},
         "kernels.cpu.reduction": {"_row_sums": row_sums, "_column_sums": column_sums},
-        "kernels.cpu.loss": {"_class_pick_backward_rows": None},
+        "kernels.cpu.loss": {"_class_pick_backward_rows": None, "_cross_entropy_rows": None},
         "kernels.cpu.sampling": {"_scatter_add_rows": None},
         "kernels.cpu.indexing": {"_add_at": add_at},
         "kernels.cpu.pooling": {"_scatter_planes": scatter_planes},

@@ -133,11 +133,12 @@ def test_mean_cross_entropy_is_one_node_and_trains_as_eager(ignore_some):
     assert stats["cross_entropy"] == {"cross_entropy_fused": 1}
 
 
-def test_cross_entropy_kernel_matches_the_chain_and_names_a_bad_target():
-    logits = (RNG.standard_normal((9, 6)) * 3).astype(np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_kernel_matches_the_chain_and_names_a_bad_target(dtype):
+    logits = (RNG.standard_normal((9, 6)) * 3).astype(dtype)
     logp = KERNELS["log_softmax"](logits, 1)
     target = np.array([0, 5, -100, 2, 2, 1, 3, -100, 4])
-    seed = np.float32(2.0)
+    seed = dtype(2.0)
     loss, grad = KERNELS[MEAN_KERNEL](logp, target, seed, ignore_index=-100)
     kept = target != -100
     expected_loss = -logp[kept, target[kept]].mean()
