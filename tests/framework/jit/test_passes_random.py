@@ -70,13 +70,13 @@ def assert_same(before, after, rtol=1e-6, atol=0):
         np.testing.assert_allclose(b, a, rtol=rtol, atol=atol, equal_nan=True)
 
 
-def small_training_step(make_optimizer):
-    """(model, step): a seeded 6-8-3 MLP and a closure running one cross-entropy training step with the optimizer
-    ``make_optimizer(parameters)``; every call builds the same model from the same seed."""
+def small_training_step(make_optimizer, targets=(0, 2, 1, 1, 0)):
+    """(model, step): a seeded 6-8-3 MLP and a closure running one cross-entropy training step on five samples
+    with the optimizer ``make_optimizer(parameters)``; every call builds the same model from the same seed."""
     framework.manual_seed(0)
     model = framework.nn.Sequential(framework.nn.Linear(6, 8), framework.nn.ReLU(), framework.nn.Linear(8, 3))
     opt = make_optimizer(model.parameters())
-    x, y = framework.randn(5, 6), framework.tensor([0, 2, 1, 1, 0])
+    x, y = framework.randn(5, 6), framework.tensor(list(targets))
 
     def step():
         opt.zero_grad()
