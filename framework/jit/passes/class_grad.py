@@ -93,6 +93,7 @@ def fuse_cross_entropy(graph):
     test, safe targets, the pick, the weights, two sums, divisions, the expanded seed and its masking), each a
     kernel call that costs more than its arithmetic. Returns ``{"cross_entropy_fused": n}``.
     """
+    from ..ir import Node
     from .analysis import roots
     fused = 0
     for anchor in [n for n in graph.nodes if n.kernel == FUSED_KERNEL]:
@@ -110,8 +111,7 @@ def fuse_cross_entropy(graph):
         read = {root[v] for v in (logp, target, seed)}
         if any(root[n.inputs[k]] in read for n in graph.nodes[first:last] for k in n.mutates):
             continue
-        node = type(anchor)(MEAN_KERNEL, MEAN_KERNEL, [logp, target, seed], {"ignore_index": ignore},
-                            location=anchor.location)
+        node = Node(MEAN_KERNEL, MEAN_KERNEL, [logp, target, seed], {"ignore_index": ignore}, location=anchor.location)
         node.outputs = [loss, anchor.outputs[0]]
         for index, value in enumerate(node.outputs):
             value.node, value.index = node, index
