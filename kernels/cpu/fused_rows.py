@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from ._numba import jit
-from .fused import _CONSTRUCTOR, _exp_lines, _flat, _flat_source, _load, op_lines, slot_dtypes
+from .fused import _CONSTRUCTOR, _compiled, _exp_lines, _flat, _flat_source, _load, op_lines, slot_dtypes
 
 __all__ = ["REDUCTIONS", "SOFTMAXES", "COLUMN_SUM", "fused_rows", "source_for"]
 
@@ -215,7 +215,6 @@ def _softmax_lines(slot, arg, dtype, n_in, log):
 
 
 # ----- the kernel ----------------------------------------------------------------------------------
-_KERNELS = {}  # (program, layout, output shapes) -> compiled kernel
 _PLANS = {}  # (shape, input shapes and strides) -> (layout, preps, strides)
 
 
@@ -253,17 +252,17 @@ def fused_rows(*arrays, program, shape, out_shapes):
     """Run the row ``program`` over the rows of ``shape`` (``(..., n)``); return its output array(s), of
     ``out_shapes``: ``shape`` itself, the row shape ``(..., 1)``, or for column sums ``(n,)`` or ``(1, .., n)``.
     """
-    in_dtypes, ops, outputs = program
-    arrays = [a if a.dtype == dt else a.astype(dt) for a, dt in zip(arrays, (np.dtype(d) for d in in_dtypes))]
+    # the elementwise kernels' per-program state: found by the program's id, not by hashing it on every call
+    state = _compiled(program)
+    arrays = [a if a.dtype == dt else a.astype(dt) for a, dt in zip(arrays, state.in_dtypes)]
     shape, out_shapes = tuple(shape), tuple(tuple(s) for s in out_shapes)
     layout, preps, strides = _plan(arrays, shape)
-    key = (program, layout, out_shapes)
-    kernel = _KERNELS.get(key)
+    key = ("rows", layout, out_shapes)
+    kernel = state.kernels.get(key)
     if kernel is None:
         full_shaped = tuple(s == shape for s in out_shapes)
-        kernel = _KERNELS[key] = _load(source_for(program, layout, full_shaped))
-    dtypes = slot_dtypes(program)
-    results = [np.empty(s, np.dtype(dtypes[slot])) for slot, s in zip(outputs, out_shapes)]
+        kernel = state.kernels[key] = _load(source_for(program, layout, full_shaped))
+    results = [np.empty(s, dt) for dt, s in zip(state.out_dtypes, out_shapes)]
     if math.prod(shape):
         kernel(*[r.reshape(-1) for r in results], *[_flat(a, p) for a, p in zip(arrays, preps)], shape, strides)
     elif any(math.prod(s) for s in out_shapes):  # no rows: column sums are zeros
