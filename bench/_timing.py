@@ -13,11 +13,12 @@ except ImportError:  # torch is an oracle, not a dependency
     torch = None
 
 
-def measure(candidates, repeat=15, min_time=0.02, settle=0.02):
+def measure(candidates, repeat=15, min_time=0.02, settle=0.02, rounds=None):
     """Median seconds per call of each ``name -> fn``, taking turns so machine load hits all alike.
 
     Each turn starts ``settle`` seconds after the previous one ends: torch's OpenMP workers and OpenBLAS's keep
     spinning for milliseconds after their last op, and would otherwise slow whichever candidate runs next.
+    ``rounds``: a list that receives each round's ``{name: seconds}``, for ``paired_ratios``.
     """
     loops = {}
     for name, fn in candidates.items():
@@ -36,7 +37,16 @@ def measure(candidates, repeat=15, min_time=0.02, settle=0.02):
             for _ in range(n):
                 fn()
             samples[name].append((time.perf_counter() - start) / n)
+        if rounds is not None:
+            rounds.append({name: s[-1] for name, s in samples.items()})
     return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def paired_ratios(rounds, of="ours"):
+    """{name: median over rounds of ``of``'s time / name's time}: each ratio compares two turns a second apart,
+    so a shift in the machine's speed between rounds (a shared VM's steal time) cancels out."""
+    names = [name for name in rounds[0] if name != of]
+    return {name: statistics.median(r[of] / r[name] for r in rounds) for name in names}
 
 
 def fmt_time(seconds):
@@ -47,8 +57,11 @@ def fmt_time(seconds):
     return f"{seconds:.2f} s"
 
 
-def report(title, rows, extra=None):
-    """Print ``rows`` = [(case, {impl: seconds})] as a table with our time over each other impl's."""
+def report(title, rows, extra=None, ratios=None):
+    """Print ``rows`` = [(case, {impl: seconds})] as a table with our time over each other impl's.
+
+    ``ratios``: one ``{impl: ours/impl}`` per row (``paired_ratios``) to print instead of the medians' quotient.
+    """
     print(f"\n### {title}\n")
     impls = []
     for _, times in rows:
@@ -59,7 +72,8 @@ def report(title, rows, extra=None):
     print("|" + " --- |" * len(head))
     for i, (case, times) in enumerate(rows):
         cells = [fmt_time(times[k]) if k in times else "-" for k in impls]
-        cells += [f"{times['ours'] / times[k]:.2f}x" if k in times else "-" for k in others]
+        quotient = ratios[i] if ratios else {k: times["ours"] / times[k] for k in others if k in times}
+        cells += [f"{quotient[k]:.2f}x" if k in quotient else "-" for k in others]
         if extra:
             cells.append(extra[1][i])
         print(f"| {case} | " + " | ".join(cells) + " |")

@@ -2,7 +2,9 @@
 
 Workloads (same model code for every library, from ``bench_training``): MLP 784-512-512-10 with Adam at
 batch 32 and 128, and the 2-layer GPT (d128, 4 heads, seq 64, batch 16, AdamW). ``ours`` is
-``framework.compile(step)``; the ratio columns are its time over each other's. Compile time is the first
+``framework.compile(step)``; the ratio columns are its time over each other's, as the median of each round's
+own ratio (the candidates take turns within a round, so a shift in a shared VM's speed between rounds cancels;
+the time columns are each candidate's median). Compile time is the first
 calls' (trace, passes, Numba compilation of the fused kernels); ``--cold`` also measures it in fresh
 processes with an empty and then a warm fused-kernel cache. ``--profile`` prints where a compiled step's
 time goes, per kernel (the top 20; ``ROWS=N`` in the environment shows N).
@@ -21,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import framework  # noqa: E402
-from bench._timing import fmt_time, measure, report, torch  # noqa: E402
+from bench._timing import fmt_time, measure, paired_ratios, report, torch  # noqa: E402
 from bench.bench_training import gpt, mlp  # noqa: E402
 
 
@@ -144,15 +146,18 @@ def main(argv):
     if argv[:1] == ["--first-call"]:
         print(first_calls(make_step(framework, WORKLOADS[argv[1]], framework.compile)))
         return
-    rows, compile_rows = [], []
+    rows, ratios, compile_rows = [], [], []
     for name, build in WORKLOADS.items():
         steps, compile_s = candidates(build, "--no-torch-compile" not in argv)
-        rows.append((name, measure(steps, repeat=9, min_time=0.2)))
+        rounds = []
+        rows.append((name, measure(steps, repeat=15, min_time=0.2, rounds=rounds)))
+        ratios.append(paired_ratios(rounds))
         if "--cold" in argv:
             compile_s["ours, new process, empty cache"], compile_s["ours, new process, warm cache"] = \
                 cold_and_warm(name)
         compile_rows.append((name, compile_s))
-    report("Training step: framework.compile (ours) vs our eager, torch eager and torch.compile", rows)
+    report("Training step: framework.compile (ours) vs our eager, torch eager and torch.compile (times: medians of "
+           "15 rounds; ratios: medians of the rounds' own ratios)", rows, ratios=ratios)
     print("\n### Compile time: the first 3 calls (trace, re-trace once optimizer state exists, passes, kernel "
           "compilation, 3 steps)\n")
     columns = list(dict.fromkeys(k for _, times in compile_rows for k in times))
