@@ -55,7 +55,7 @@ class Guards:
         self.modules, self.optimizers = [], []
         for name, obj in found:
             if isinstance(obj, Module):
-                self.modules.append((name, obj, tuple(m.training for m in obj.modules())))
+                self.modules.append((name, obj, _training_flags(obj)))
             else:
                 self.optimizers.append((name, obj, _optimizer_facts(obj)))
         self.grads = []
@@ -82,17 +82,32 @@ class Guards:
                 return f"{describe_path(path)} == {leaf!r} != traced {facts[1]!r}"
         if _grad_state.enabled != self.grad_enabled:
             return f"grad mode is {_grad_state.enabled}, traced {self.grad_enabled}"
-        for name, module, flags in self.modules:
-            if tuple(m.training for m in module.modules()) != flags:
-                return f"{name}.training changed (traced with training={flags[0]} on the top module)"
-        for name, opt, facts in self.optimizers:
-            if _optimizer_facts(opt) != facts:
-                return f"optimizer {name}'s state or options changed since the trace"
+        # the cheap checks first: a training step's first trace (no .grad, no optimizer state yet) fails here
         for param, label, had in self.grads:
             if (param._grad is not None) != had:
                 return f"{label}.grad is {'set' if param._grad is not None else 'None'}, traced " \
                        f"{'set' if had else 'None'}"
+        for name, opt, facts in self.optimizers:
+            if _optimizer_facts(opt) != facts:
+                return f"optimizer {name}'s state or options changed since the trace"
+        for name, module, flags in self.modules:
+            if _training_flags(module) != flags:
+                return f"{name}.training changed (traced with training={flags[0]} on the top module)"
         return None
+
+
+def _training_flags(module):
+    """``training`` of ``module`` and each descendant (once each, depth first, as ``modules()``): a module added
+    or removed changes the tuple too."""
+    flags, seen, stack = [], set(), [module]
+    while stack:
+        m = stack.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        flags.append(m.training)
+        stack.extend(c for c in reversed(m._modules.values()) if c is not None)
+    return tuple(flags)
 
 
 def _explain_tensor(where, now, facts):
@@ -112,8 +127,8 @@ def _hashable(value):
 
 
 def _optimizer_facts(opt):
-    groups = tuple(tuple(sorted((k, _option_fact(k, v)) for k, v in g.items() if k not in ("params", "param_names")))
-                   for g in opt.param_groups)
-    state = tuple(tuple(sorted(opt.state[p])) if p in opt.state else () for g in opt.param_groups
-                  for p in g["params"])
-    return groups, state
+    # insertion order, not sorted: the same code fills a group and a parameter's state in the same order
+    skip = ("params", "param_names")
+    groups = tuple(tuple((k, _option_fact(k, v)) for k, v in g.items() if k not in skip) for g in opt.param_groups)
+    state = opt.state
+    return groups, tuple(tuple(state[p]) if p in state else () for g in opt.param_groups for p in g["params"])
