@@ -149,6 +149,7 @@ class CompiledFunction:
         self.worth_check = worth_check
         self.name = name or getattr(fn, "__qualname__", None) or type(fn).__name__
         self.entries = []
+        self._hit = 0  # index of the entry that replayed last
         self.retrace_reasons = []
         self._warned_limit = False
         self.__wrapped__ = fn
@@ -160,13 +161,20 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         call = (args, kwargs)
         reason = None
-        for entry in self.entries:
+        # the entry that matched last first: a training step's first trace (before any optimizer state) never
+        # matches again. Any entry whose guards hold is a valid graph for the call, so the order is free.
+        entries = self.entries
+        if self._hit:
+            entries = [entries[self._hit]] + entries[:self._hit] + entries[self._hit + 1:]
+        for entry in entries:
             reason = entry.guards.check(call)
             if reason is None:
                 if entry.eager:
+                    self._hit = self.entries.index(entry)
                     return self.fn(*args, **kwargs)
                 arrays, reason = entry.gather(call)
                 if reason is None:
+                    self._hit = self.entries.index(entry)
                     return entry.replay(arrays, call)
         if len(self.entries) >= self.cache_size_limit:
             if not self._warned_limit:

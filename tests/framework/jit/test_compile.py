@@ -57,6 +57,23 @@ def test_new_shape_retraces_and_names_the_guard():
     assert compiled.retrace_reasons == ["input 0 shape (128, 4) != traced (32, 4)"]
 
 
+def test_the_entry_that_replayed_last_is_checked_first():
+    compiled = framework.compile(_f)
+    small, large = framework.randn(4, 2), framework.randn(8, 2)
+    compiled(small, small)
+    compiled(large, large)
+    checked = []
+    for i, entry in enumerate(compiled.entries):
+        check = entry.guards.check
+        entry.guards.check = lambda call, check=check, i=i: checked.append(i) or check(call)
+    np.testing.assert_allclose(compiled(large, large).numpy(), _f(large, large).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(compiled(large, large).numpy(), _f(large, large).numpy(), rtol=1e-6)
+    assert checked == [0, 1, 1]  # the first call looks in order; then the entry that matched comes first
+    checked.clear()
+    np.testing.assert_allclose(compiled(small, small).numpy(), _f(small, small).numpy(), rtol=1e-6)
+    assert checked == [1, 0] and len(compiled.entries) == 2
+
+
 def test_guards_on_python_values_grad_mode_and_training():
     def scaled(x, k):
         return x * k
