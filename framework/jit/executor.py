@@ -14,6 +14,8 @@ import functools
 
 import numpy as np
 
+from kernels.cpu.graph import with_absent
+
 from .. import _dtype
 from .._backends import kernel_for
 from .interpreter import _storage_view, call_node
@@ -58,11 +60,17 @@ class Executor:
             call = functools.partial(_general_call, node)
             return call, ins, outs, None, free, True
         device = node.outputs[0].device if node.outputs else node.inputs[0].device
-        kernel = kernel_for(device, node.kernel)
-        if node.dynamic:
-            call = _dynamic_call(kernel, node)
+        attrs = node.attrs
+        if node.kernel == "call_absent":
+            # bind the target once (``call_absent`` would look it up on every call)
+            kernel = with_absent(kernel_for(device, attrs["target"]), attrs["absent"])
+            attrs = {name: value for name, value in attrs.items() if name not in ("target", "absent")}
         else:
-            call = functools.partial(kernel, **node.attrs) if node.attrs else kernel
+            kernel = kernel_for(device, node.kernel)
+        if node.dynamic:
+            call = _dynamic_call(kernel, attrs, node.dynamic)
+        else:
+            call = functools.partial(kernel, **attrs) if attrs else kernel
         expected = tuple(v.dtype.np for v in node.outputs)
         return call, ins, outs, expected, free, False
 
@@ -125,10 +133,10 @@ def _reuse_steps(graph, slots):
     return plan, reuse, frozenset(donor for donor, _ in reuse.values())
 
 
-def _dynamic_call(kernel, node):
-    """``kernel`` with ``node``'s fixed attributes bound and its dynamic ones (optimizer lr, step) read per call."""
-    fixed = {name: value for name, value in node.attrs.items() if name not in node.dynamic}
-    getters = tuple(node.dynamic.items())
+def _dynamic_call(kernel, attrs, dynamic):
+    """``kernel`` with the fixed ``attrs`` bound and the ``dynamic`` ones (optimizer lr, step) read per call."""
+    fixed = {name: value for name, value in attrs.items() if name not in dynamic}
+    getters = tuple(dynamic.items())
 
     def call(*arrays):
         return kernel(*arrays, **fixed, **{name: get() for name, get in getters})

@@ -55,10 +55,18 @@ def _target(name):
 
 def call_absent(*arrays, target, absent, **attrs):
     """Call kernel ``target`` with ``arrays`` and ``None`` inserted at the positional indices ``absent``."""
-    args = list(arrays)
-    for i in absent:
-        args.insert(i, None)
-    return _target(target)(*args, **attrs)
+    return with_absent(_target(target), absent)(*arrays, **attrs)
+
+
+def with_absent(kernel, absent):
+    """``kernel`` taking its arrays with ``None`` inserted at the positional indices ``absent`` (graph mode binds
+    an optimizer update's target once this way)."""
+    def call(*arrays, **attrs):
+        args = list(arrays)
+        for i in absent:
+            args.insert(i, None)
+        return kernel(*args, **attrs)
+    return call
 
 
 def call_with_arrays(*arrays, target_kernel, array_paths, **attrs):
