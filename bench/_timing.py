@@ -60,7 +60,8 @@ def fmt_time(seconds):
 def report(title, rows, extra=None, ratios=None):
     """Print ``rows`` = [(case, {impl: seconds})] as a table with our time over each other impl's.
 
-    ``ratios``: one ``{impl: ours/impl}`` per row (``paired_ratios``) to print instead of the medians' quotient.
+    ``ratios``: one ``{impl: ours/impl}`` per row (``paired_ratios``) to print, to 3 decimals, instead of the
+    medians' quotient.
     """
     print(f"\n### {title}\n")
     impls = []
@@ -73,7 +74,7 @@ def report(title, rows, extra=None, ratios=None):
     for i, (case, times) in enumerate(rows):
         cells = [fmt_time(times[k]) if k in times else "-" for k in impls]
         quotient = ratios[i] if ratios else {k: times["ours"] / times[k] for k in others if k in times}
-        cells += [f"{quotient[k]:.2f}x" if k in quotient else "-" for k in others]
+        cells += [f"{quotient[k]:.{3 if ratios else 2}f}x" if k in quotient else "-" for k in others]
         if extra:
             cells.append(extra[1][i])
         print(f"| {case} | " + " | ".join(cells) + " |")
