@@ -155,8 +155,8 @@ def source_for(program, layout, full_shaped):
             if ready.get(slot, -1) == stage:
                 src += [pad + line for line in _row_op(program, k, dtypes, n_in)]
             elif slot in softmaxes and loop[slot] == stage:
-                src += [pad + line for line in _softmax_lines(slot, args[0], dtype, n_in, name == "row_log_softmax")]
-                src += [f"{pad}r{j}[:] = t{slot}" for j in full_out.pop(slot, ())]
+                src += [pad + line for line in _softmax_lines(slot, args[0], dtype, n_in, name == "row_log_softmax",
+                                                              full_out.pop(slot, ()))]
         if stage == loops:
             break
         members = [k for k in range(len(ops)) if loop.get(n_in + k) == stage and n_in + k not in softmaxes]
@@ -173,10 +173,14 @@ def source_for(program, layout, full_shaped):
         src += [f"{inner}c{n_in + k}[j] += v{ops[k][1][0]}" for k in sums]
         src += [f"{inner}t{slot}[j] = v{slot}" for slot in sorted(made & buffered)]
         src += [f"{inner}r{j}[j] = v{slot}" for slot in sorted(made & set(full_out)) for j in full_out[slot]]
+    # element loops, not slice assignments: Numba's ``a[:] = b`` costs as much as the softmax it copies
     for j, slot in enumerate(outputs):
         if slot in ready:
-            src.append(f"{pad}r{j}[:] = v{slot}" if full_shaped[j] else f"{pad}o{j}[row] = v{slot}")
-    src += [f"    o{j}[:] = c{slot}" for j, slot in enumerate(outputs) if slot in column]
+            src += [f"{pad}for j in range(n):", f"{pad}    r{j}[j] = v{slot}"] if full_shaped[j] else \
+                [f"{pad}o{j}[row] = v{slot}"]
+    for j, slot in enumerate(outputs):
+        if slot in column:
+            src += ["    for j in range(n):", f"        o{j}[j] = c{slot}[j]"]
     return "\n".join(src) + "\n"
 
 
@@ -197,21 +201,23 @@ def _row_op(program, k, dtypes, n_in):
     return [f"v{n_in + k} = {value}"]
 
 
-def _softmax_lines(slot, arg, dtype, n_in, log):
-    """Lines filling buffer ``t<slot>`` with the (log-)softmax of ``arg``'s row, in the softmax kernels'
-    arithmetic: exp of the max-shifted values, then times the reciprocal of their sum, or for the log
-    ``(x - max) - log(sum)``. A NaN anywhere makes the row NaN, whatever the shift."""
+def _softmax_lines(slot, arg, dtype, n_in, log, outs):
+    """Lines filling buffer ``t<slot>`` and the output rows ``r<j>`` for ``j`` in ``outs`` with the
+    (log-)softmax of ``arg``'s row, in the softmax kernels' arithmetic: exp of the max-shifted values, then times
+    the reciprocal of their sum, or for the log ``(x - max) - log(sum)``. A NaN anywhere makes the row NaN,
+    whatever the shift."""
     T, source, e, m = _CONSTRUCTOR[dtype], _row_source(arg, n_in), f"e{slot}", f"m{slot}"
     # float32: the softmax kernel's own exp of a non-positive number (8 lanes), else a float64 polynomial
     exp = ([f"{e} = exp_of_nonpositive({source}[j] - {m})"] if dtype == "float32"
            else _exp_lines(e, f"{source}[j] - {m}", T))
     lines = [f"{m} = row_shift({source})", "for j in range(n):"] + ["    " + line for line in exp]
     lines += [f"    t{slot}[j] = {e}"]
+    writes = [f"    r{j}[j] = t{slot}[j]" for j in outs]
     if log:
         return lines + [f"s{slot} = {T}(math.log(row_total(t{slot}, {T}(0))))", "for j in range(n):",
-                         f"    t{slot}[j] = {T}({T}({source}[j] - {m}) - s{slot})"]
+                         f"    t{slot}[j] = {T}({T}({source}[j] - {m}) - s{slot})"] + writes
     return lines + [f"s{slot} = {T}(1) / row_total(t{slot}, {T}(0))", "for j in range(n):",
-                    f"    t{slot}[j] = {T}(t{slot}[j] * s{slot})"]
+                    f"    t{slot}[j] = {T}(t{slot}[j] * s{slot})"] + writes
 
 
 # ----- the kernel ----------------------------------------------------------------------------------
