@@ -1,10 +1,10 @@
 """The optimisation pipeline of graph mode: ``optimize(graph)`` rewrites a captured graph in place.
 
-Default order: constant folding, simplification, CSE, DCE, cross-entropy's backward in one pass, then its mean
-loss and backward in one node, sharing GELU's
-Phi(x) between forward and backward, row fusion (elementwise ops around last-dim reductions, ``fuse_rows.py``),
-elementwise fusion (``fuse.py``, when present), DCE again, copy elision,
-moving optimizer updates up to their gradients, then memory planning. Each pass is a
+Default order: constant folding, simplification, concatenating views instead of reshaped copies
+(``cat_views.py``), CSE, DCE, cross-entropy's backward in one pass, then its mean loss and backward in one node,
+sharing GELU's Phi(x) between forward and backward, row fusion (elementwise ops around last-dim reductions,
+``fuse_rows.py``), elementwise fusion (``fuse.py``, when present), DCE again, copy elision, moving optimizer
+updates up to their gradients, then memory planning. Each pass is a
 function ``pass(graph) -> stats dict`` that keeps the graph valid, never drops a node with effects and never
 swaps two that touch the same memory; the pipeline checks both after every pass.
 
@@ -14,6 +14,7 @@ swaps two that touch the same memory; the pipeline checks both after every pass.
 import importlib
 import time
 
+from .cat_views import concatenate_views
 from .class_grad import fuse_class_backward, fuse_cross_entropy
 from .constant_fold import fold_constants
 from .cse import eliminate_common_subexpressions
@@ -30,6 +31,7 @@ __all__ = ["optimize", "OptimizeReport", "PassRecord", "PASSES", "DEFAULT_PIPELI
 PASSES = {
     "constant_fold": fold_constants,
     "simplify": simplify,
+    "cat_views": concatenate_views,
     "cse": eliminate_common_subexpressions,
     "dce": eliminate_dead_code,
     "share_terms": share_forward_terms,
@@ -40,8 +42,8 @@ PASSES = {
     "fuse_rows": fuse_rows,
     "memory_plan": plan_memory,
 }
-DEFAULT_PIPELINE = ("constant_fold", "simplify", "cse", "dce", "class_backward", "cross_entropy", "share_terms",
-                    "fuse_rows", "fuse", "dce", "elide_copies", "schedule_updates", "memory_plan")
+DEFAULT_PIPELINE = ("constant_fold", "simplify", "cat_views", "cse", "dce", "class_backward", "cross_entropy",
+                    "share_terms", "fuse_rows", "fuse", "dce", "elide_copies", "schedule_updates", "memory_plan")
 
 
 def _fusion_pass():

@@ -39,9 +39,9 @@ def test_traced_function_matches_eager_after_the_pipeline():
 
 
 def test_default_pipeline_order_and_unknown_passes():
-    assert DEFAULT_PIPELINE == ("constant_fold", "simplify", "cse", "dce", "class_backward", "cross_entropy",
-                                "share_terms", "fuse_rows", "fuse", "dce", "elide_copies", "schedule_updates",
-                                "memory_plan")
+    assert DEFAULT_PIPELINE == ("constant_fold", "simplify", "cat_views", "cse", "dce", "class_backward",
+                                "cross_entropy", "share_terms", "fuse_rows", "fuse", "dce", "elide_copies",
+                                "schedule_updates", "memory_plan")
     graph = _traced_graph(lambda x: x * 2, framework.ones(3))
     with pytest.raises(ValueError, match="unknown pass 'nope'"):
         optimize(graph, passes=("nope",))
