@@ -31,9 +31,8 @@ def concatenate_views(graph):
         out = cat.outputs[0]
         join = graph.add_node("cat", pieces, {"dim": dim, "sizes": tuple(p.shape[dim] for p in pieces)},
                               [(joined, out.dtype, out.device)], location=cat.location)
-        graph.nodes.pop()
         back = graph.add_node("reshape", join.outputs, {"shape": out.shape}, [], location=cat.location)
-        graph.nodes.pop()
+        del graph.nodes[-2:]  # they take the cat's place; the reshape produces the cat's value for its readers
         back.outputs, out.node, out.index = [out], back, 0
         at = graph.nodes.index(cat)
         graph.nodes[at:at + 1] = [join, back]
