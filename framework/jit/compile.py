@@ -163,18 +163,16 @@ class CompiledFunction:
         reason = None
         # the entry that matched last first: a training step's first trace (before any optimizer state) never
         # matches again. Any entry whose guards hold is a valid graph for the call, so the order is free.
-        entries = self.entries
-        if self._hit:
-            entries = [entries[self._hit]] + entries[:self._hit] + entries[self._hit + 1:]
-        for entry in entries:
+        hit = self._hit
+        for i in (hit, *range(hit), *range(hit + 1, len(self.entries))) if self.entries else ():
+            entry = self.entries[i]
             reason = entry.guards.check(call)
             if reason is None:
+                self._hit = i
                 if entry.eager:
-                    self._hit = self.entries.index(entry)
                     return self.fn(*args, **kwargs)
                 arrays, reason = entry.gather(call)
                 if reason is None:
-                    self._hit = self.entries.index(entry)
                     return entry.replay(arrays, call)
         if len(self.entries) >= self.cache_size_limit:
             if not self._warned_limit:

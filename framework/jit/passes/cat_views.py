@@ -22,10 +22,10 @@ def concatenate_views(graph):
     written = mutated_roots(graph, root)
     rewritten = 0
     for cat in [node for node in graph.nodes if node.kernel == "cat"]:
-        pieces = _merged_pieces(cat, root, written)
+        dim = cat.attrs["dim"] % len(cat.outputs[0].shape)
+        pieces = _merged_pieces(cat, dim, root, written)
         if pieces is None:
             continue
-        dim = cat.attrs["dim"] % len(cat.outputs[0].shape)
         first = pieces[0].shape
         joined = first[:dim] + (sum(p.shape[dim] for p in pieces),) + first[dim + 1:]
         out = cat.outputs[0]
@@ -43,10 +43,9 @@ def concatenate_views(graph):
     return {"cats_of_views": rewritten}
 
 
-def _merged_pieces(cat, root, written):
-    """The reshapes' inputs when every input of ``cat`` is a reshape merging dims at the cat dim, else None."""
+def _merged_pieces(cat, dim, root, written):
+    """The reshapes' inputs when every input of ``cat`` is a reshape merging dims at ``dim``, else None."""
     out = cat.outputs[0]
-    dim = cat.attrs["dim"] % len(out.shape)
     pieces, inner = [], None
     for value in cat.inputs:
         node = value.node
