@@ -20,11 +20,13 @@ import sys
 
 import numpy as np
 
+from . import openblas_threads
 from ._numba import num_threads
 
 __all__ = ["SCALAR_OPS", "fused_elementwise", "source_for", "cache_dir", "PARALLEL_MIN"]
 
-PARALLEL_MIN = 200_000
+PARALLEL_MIN = 200_000  # on Numba's threads, which compete with OpenBLAS's spinning ones (openblas_threads.py)
+SPLIT_MIN = 100_000  # on OpenBLAS's threads: handing out the halves costs ~10-20 us
 _CHUNK = 16384
 
 
@@ -501,6 +503,60 @@ def source_for(program, layout, parallel):
     return "\n".join(src) + "\n"
 
 
+def job_source_for(source, out_dtypes, in_dtypes, n_dims, n_st):
+    """``source`` (a generated module whose ``fused(o.., a.., dims, st)`` loops over ``dims``) plus ``job(d)``, a C
+    entry point (``void job(void *)``) running that loop over one range of the outermost dim: ``d`` points to
+    int64s ``lo, hi``, the ``n_dims`` dims, the ``n_st`` strides ``st``, then per output and per input its
+    address, its length and how many elements it advances per step of the outermost dim (``openblas_threads``
+    runs one job per thread)."""
+    dtypes = list(out_dtypes) + list(in_dtypes)
+    head = 2 + n_dims + n_st
+    src = [source, "from kernels.cpu._pointers import pointer_to", "",
+           "@numba.cfunc(numba.types.void(numba.types.voidptr), cache=True, error_model='numpy')", "def job(arg):",
+           f"    d = numba.carray(pointer_to(arg, np.int64(0)), ({head + 3 * len(dtypes)},))",
+           "    lo = d[0]", "    hi = d[1]", "    if hi <= lo:", "        return"]
+    names = [f"o{j}" for j in range(len(out_dtypes))] + [f"a{i}" for i in range(len(in_dtypes))]
+    for k, (name, dtype) in enumerate(zip(names, dtypes)):
+        at, size, step = head + 3 * k, head + 3 * k + 1, head + 3 * k + 2
+        src.append(f"    {name} = numba.carray(pointer_to(d[{at}] + lo * d[{step}] * {np.dtype(dtype).itemsize}, "
+                   f"{_CONSTRUCTOR[dtype]}(0)), (d[{size}] - lo * d[{step}],))")
+    dims = "".join(f"{item}, " for item in ["hi - lo"] + [f"d[{2 + k}]" for k in range(1, n_dims)])
+    strides = "".join(f"d[{2 + n_dims + k}], " for k in range(n_st))
+    src.append(f"    fused({', '.join(names)}, ({dims}), ({strides}))")
+    return "\n".join(src) + "\n"
+
+
+def split_table(dims, strides, arrays, jobs):
+    """The int64 rows (one per job) ``job_source_for``'s entry point reads: the outermost dim of ``dims`` cut
+    into ``jobs`` ranges; ``arrays`` lists (flat buffer, step per outermost index), outputs first, or
+    (buffers, one per job, 0) for a buffer each job writes whole."""
+    row = [0, 0, *dims, *strides]
+    for buffer, step in arrays:
+        row += [0 if type(buffer) is list else buffer.__array_interface__["data"][0],
+                (buffer[0] if type(buffer) is list else buffer).size, step]
+    table = np.array([row] * jobs, np.int64)
+    at = 2 + len(dims) + len(strides)
+    for j in range(jobs):
+        table[j, 0], table[j, 1] = dims[0] * j // jobs, dims[0] * (j + 1) // jobs
+        for k, (buffer, _) in enumerate(arrays):
+            if type(buffer) is list:
+                table[j, at + 3 * k] = buffer[j].__array_interface__["data"][0]
+    return table
+
+
+def _split_steps(results, flat, layout, dims, strides):
+    """(buffer, elements per step of the outermost dim) of each output and input of an elementwise loop."""
+    *kinds, ndim = layout
+    inner = math.prod(dims[1:])
+    first_stride, at = {}, 0
+    for i, kind in enumerate(kinds):
+        if kind in "10n":
+            first_stride[i], at = at, at + ndim
+    return [(r, inner) for r in results] + [
+        (a, inner if kind == "f" else 0 if kind == "s" else strides[first_stride[i]])
+        for i, (a, kind) in enumerate(zip(flat, kinds))]
+
+
 def cache_dir():
     """Where generated kernel modules (and Numba's cache of their machine code) live."""
     path = os.environ.get("FRAMEWORK_FUSED_CACHE") or os.path.join(
@@ -522,10 +578,20 @@ class _Compiled:
         self.kernels = {}
 
     def kernel(self, layout, parallel):
+        """The loop for ``layout``: serial, on Numba's threads (``parallel=True``), or for ``parallel="split"``
+        the C address of its ``job`` entry point (``job_source_for``)."""
         key = (layout, parallel)
         fn = self.kernels.get(key)
         if fn is None:
-            fn = self.kernels[key] = _load(source_for(self.program, layout, parallel))
+            if parallel == "split":
+                *kinds, ndim = layout
+                n_st = sum(ndim for kind in kinds if kind in "10n") or 1  # _make_plan's strides, (0,) when none
+                source = job_source_for(source_for(self.program, layout, False), [d.name for d in self.out_dtypes],
+                                        self.program[0], ndim, n_st)
+                fn = _load(source, "job").address
+            else:
+                fn = _load(source_for(self.program, layout, parallel))
+            self.kernels[key] = fn
         return fn
 
 
@@ -543,23 +609,28 @@ def _compiled(program):
     return entry[1]
 
 
-def _load(source):
+def _load(source, name="fused"):
     # a stable file per source: Numba's on-disk cache is keyed by the file, so a new process reuses it
-    name = "fused_" + hashlib.sha1(source.encode()).hexdigest()[:20]
+    module_name = "fused_" + hashlib.sha1(source.encode()).hexdigest()[:20]
     directory = cache_dir()
-    path = os.path.join(directory, name + ".py")
+    path = os.path.join(directory, module_name + ".py")
     if not os.path.exists(path):
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w") as f:
             f.write(source)
         os.replace(tmp, path)
-    module = sys.modules.get(name)
+    module = sys.modules.get(module_name)
     if module is None:
-        spec = importlib.util.spec_from_file_location(name, path)
+        spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return module.fused
+        # registered first: a cfunc compiles while its module runs, and Numba's cache records the module by name
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+    return getattr(module, name)
 
 
 # ----- the kernel ----------------------------------------------------------------------------------
@@ -685,8 +756,14 @@ def fused_elementwise(*arrays, program, prologue=None, parallel=True, out=None):
             buf = np.empty(shape, dt)
         results.append(buf)
     if size:
-        kernel = state.kernel(layout, parallel and size >= PARALLEL_MIN and num_threads() > 1)
-        kernel(*[r.reshape(-1) for r in results], *[_flat(a, p) for a, p in zip(arrays, preps)], dims, strides)
+        flat = [_flat(a, p) for a, p in zip(arrays, preps)]
+        jobs = min(openblas_threads.threads(), dims[0]) if parallel and size >= SPLIT_MIN else 1
+        if jobs > 1:
+            openblas_threads.run(state.kernel(layout, "split"),
+                                 split_table(dims, strides, _split_steps(results, flat, layout, dims, strides), jobs))
+        else:
+            kernel = state.kernel(layout, parallel and size >= PARALLEL_MIN and num_threads() > 1)
+            kernel(*[r.reshape(-1) for r in results], *flat, dims, strides)
     for buf, j in copies:
         np.copyto(buf, results[j])
         results[j] = buf

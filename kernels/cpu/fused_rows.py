@@ -11,16 +11,19 @@ needed. Full values that later stages read stay in an ``n``-element buffer, so a
 or backward) or a softmax gradient reads its inputs once and writes its outputs once, in cache.
 
 Sums run in the dtype of their values with reassociation allowed (vectorised), so they may differ from
-numpy's pairwise sums in the last bits; everything else is the unfused chain's arithmetic. The kernels run
-on the calling thread: their groups sit between GEMMs, whose OpenBLAS workers hold the other cores (see
-``framework/jit/passes/fuse.py``, "Threads").
+numpy's pairwise sums in the last bits; everything else is the unfused chain's arithmetic. Large row loops are
+shared among OpenBLAS's threads (``openblas_threads.py``: they sit between GEMMs, whose OpenBLAS workers hold the
+other cores anyway), each thread taking a range of the outermost dim; a column sum is then added up per thread
+and the threads' sums in order, so its last bits depend on OpenBLAS's thread count.
 """
 import math
 
 import numpy as np
 
 from ._numba import jit
-from .fused import _CONSTRUCTOR, _compiled, _exp_lines, _flat, _flat_source, _load, op_lines, slot_dtypes
+from . import openblas_threads
+from .fused import (_CONSTRUCTOR, SPLIT_MIN, _compiled, _exp_lines, _flat, _flat_source, _load, job_source_for,
+                    op_lines, slot_dtypes, split_table)
 
 __all__ = ["REDUCTIONS", "SOFTMAXES", "COLUMN_SUM", "fused_rows", "source_for"]
 
@@ -254,23 +257,60 @@ def _make_plan(arrays, shape):
     return tuple(kinds) + (depth,), tuple(preps), tuple(strides)
 
 
-def fused_rows(*arrays, program, shape, out_shapes):
+def _split(job, program, layout, shape, strides, results, flat, jobs):
+    """Run the rows in ``jobs`` ranges of the outermost dim on OpenBLAS's threads (``openblas_threads``); each job
+    sums its columns into its own row, and the rows are added in job order."""
+    *kinds, depth = layout
+    per_outer, rows_per_outer = math.prod(shape[1:]), math.prod(shape[1:-1])
+    n_in = len(program[0])
+    arrays, partials = [], {}
+    for j, (slot, r) in enumerate(zip(program[2], results)):
+        if program[1][slot - n_in][0] == COLUMN_SUM:
+            partials[j] = np.zeros((jobs, shape[-1]), r.dtype)
+            arrays.append((list(partials[j]), 0))
+        else:
+            arrays.append((r, per_outer if r.size == math.prod(shape) else rows_per_outer))
+    position = 0
+    for a, kind in zip(flat, kinds):
+        if kind in "FR":
+            arrays.append((a, strides[position * depth]))
+            position += 1
+        else:
+            arrays.append((a, {"f": per_outer, "r": rows_per_outer, "s": 0}[kind]))
+    openblas_threads.run(job, split_table(shape, strides, arrays, jobs))
+    for j, sums in partials.items():
+        total = sums[0].copy()
+        for part in sums[1:]:
+            total += part
+        results[j][...] = total.reshape(results[j].shape)
+
+
+def fused_rows(*arrays, program, shape, out_shapes, parallel=True):
     """Run the row ``program`` over the rows of ``shape`` (``(..., n)``); return its output array(s), of
     ``out_shapes``: ``shape`` itself, the row shape ``(..., 1)``, or for column sums ``(n,)`` or ``(1, .., n)``.
+    Above ``SPLIT_MIN`` elements the rows are shared among OpenBLAS's threads (``parallel=False``: never).
     """
     # the elementwise kernels' per-program state: found by the program's id, not by hashing it on every call
     state = _compiled(program)
     arrays = [a if a.dtype == dt else a.astype(dt) for a, dt in zip(arrays, state.in_dtypes)]
     shape, out_shapes = tuple(shape), tuple(tuple(s) for s in out_shapes)
     layout, preps, strides = _plan(arrays, shape)
-    key = ("rows", layout, out_shapes)
+    size = math.prod(shape)
+    jobs = min(openblas_threads.threads(), shape[0]) if parallel and len(shape) > 1 and size >= SPLIT_MIN else 1
+    key = ("rows", layout, out_shapes, jobs > 1)
     kernel = state.kernels.get(key)
     if kernel is None:
         full_shaped = tuple(s == shape for s in out_shapes)
-        kernel = state.kernels[key] = _load(source_for(program, layout, full_shaped))
+        source = source_for(program, layout, full_shaped)
+        if jobs > 1:
+            source = job_source_for(source, [d.name for d in state.out_dtypes], program[0], len(shape), len(strides))
+        kernel = state.kernels[key] = _load(source, "job").address if jobs > 1 else _load(source)
     results = [np.empty(s, dt) for dt, s in zip(state.out_dtypes, out_shapes)]
-    if math.prod(shape):
-        kernel(*[r.reshape(-1) for r in results], *[_flat(a, p) for a, p in zip(arrays, preps)], shape, strides)
+    flat = [_flat(a, p) for a, p in zip(arrays, preps)]
+    if jobs > 1:
+        _split(kernel, program, layout, shape, strides, results, flat, jobs)
+    elif size:
+        kernel(*[r.reshape(-1) for r in results], *flat, shape, strides)
     elif any(math.prod(s) for s in out_shapes):  # no rows: column sums are zeros
         for r in results:
             r.fill(0)

@@ -14,11 +14,11 @@ A node that writes memory in place (``node.mutates``) inside the group's span mu
 the group reads or produces (aliases included: a view's root is its base). Distinct graph inputs are
 assumed not to alias each other, as capture binds each parameter, gradient and state tensor separately.
 
-Threads: in a CPU graph that also calls BLAS (GEMMs, convolutions), fused kernels run on the calling thread
-(``parallel=False``). OpenBLAS's workers keep spinning for a while after each GEMM, and a graph's GEMMs are
-microseconds apart, so a Numba thread pool only competes with them for the cores: GEMM, GELU epilogue, GEMM
-took 6.6 ms with a parallel epilogue and 4.1 ms with a serial one on the 2-core box; over a whole GPT step
-the two were level (docs/benchmarks.md), and the serial loop leaves the other core to OpenBLAS.
+Threads: OpenBLAS's workers keep spinning for about 0.1 s after each GEMM, and a graph's GEMMs are
+milliseconds apart, so a Numba thread pool only competes with them for the cores (GEMM, GELU epilogue, GEMM:
+8.8 ms with the epilogue on two Numba threads, 3.1 ms on one). Large fused loops are therefore handed to
+OpenBLAS's own threads (``kernels/cpu/openblas_threads.py``: 2.6 ms). Where that is unavailable, the fused
+kernels of a CPU graph that also calls BLAS (GEMMs, convolutions) run on the calling thread (``parallel=False``).
 """
 from .analysis import roots
 
@@ -63,12 +63,14 @@ def fuse_elementwise(graph):
 
 
 def _serial_beside_blas(graph):
-    """Mark the CPU fused nodes ``parallel=False`` when the graph calls BLAS (module docstring, "Threads")."""
+    """Mark the CPU fused nodes ``parallel=False`` when the graph calls BLAS and OpenBLAS's threads cannot take
+    their loops (module docstring, "Threads")."""
     def calls_blas(node):
         prologue = node.attrs.get("prologue") if node.kernel == "fused_elementwise" else None
         return node.kernel in BLAS_KERNELS or (prologue is not None and prologue[0] in BLAS_KERNELS)
 
-    if not any(calls_blas(node) for node in graph.nodes):
+    from kernels.cpu import openblas_threads
+    if openblas_threads.threads() > 1 or not any(calls_blas(node) for node in graph.nodes):
         return
     for node in graph.nodes:
         if node.kernel == "fused_elementwise":

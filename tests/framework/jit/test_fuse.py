@@ -166,17 +166,31 @@ def test_linear_bias_gelu_is_one_epilogue_node():
     assert fused_ops(node) == ["linear", "add", "gelu"]
 
 
-def test_fused_kernels_run_serial_in_a_graph_that_calls_blas():
+def _gemm_and_neighbour():
     g = Graph()
     x, w, b = g.input((8, 16)), g.input((32, 16), role="param"), g.input((32,), role="param")
     y = g.op("gelu", g.op("add", g.op("linear", x, w), b), approximate="tanh")
     z = g.op("mul", g.op("add", x, x), x)  # a group of its own, beside the GEMM's epilogue
     g.fuse_and_compare([y, z], rtol=1e-5)
+    return g
+
+
+def test_fused_kernels_run_serial_in_a_graph_that_calls_blas(monkeypatch):
+    from kernels.cpu import openblas_threads
+    monkeypatch.setitem(openblas_threads._state, "threads", 1)  # no hand-off to OpenBLAS's threads here
+    g = _gemm_and_neighbour()
     assert [n.attrs.get("parallel") for n in _fused(g.graph)] == [False, False]
     alone = Graph()  # no BLAS call: the kernels keep their parallel loops
     a = alone.input((8, 16))
     alone.fuse_and_compare([alone.op("mul", alone.op("add", a, a), a)])
     assert "parallel" not in _fused(alone.graph)[0].attrs
+
+
+def test_fused_kernels_keep_parallel_loops_where_openblas_threads_run_them(monkeypatch):
+    from kernels.cpu import openblas_threads
+    monkeypatch.setitem(openblas_threads._state, "threads", 2)
+    g = _gemm_and_neighbour()
+    assert [n.attrs.get("parallel") for n in _fused(g.graph)] == [None, None]
 
 
 def test_reduction_epilogue_and_no_epilogue_when_the_product_is_read_elsewhere():

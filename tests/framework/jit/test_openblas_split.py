@@ -1,0 +1,136 @@
+"""Fused loops shared among OpenBLAS's threads (``kernels/cpu/openblas_threads.py``): each job computes a range of
+the outermost dim, and the results equal the loop on one thread (column sums up to their summation order)."""
+import multiprocessing
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("hypothesis")
+from test_passes_fuse_rows import _array, _layer_norm  # noqa: E402
+from test_passes_random import Builder, run  # noqa: E402
+
+from framework.jit.passes.fuse_rows import fuse_rows  # noqa: E402
+from kernels.cpu import fused, fused_rows as rows_module, openblas_threads  # noqa: E402
+from kernels.cpu.fused import fused_elementwise  # noqa: E402
+
+needs_threads = pytest.mark.skipif(openblas_threads.threads() < 2,
+                                   reason="numpy's OpenBLAS has no gotoblas_pthread or runs one thread")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+GELU_EPILOGUE = (("float32", "float32"), (("add", (0, 1), (), "float32"), ("gelu_cdf", (2,), (), "float32"),
+                                         ("mul", (2, 3), (), "float32")), (2, 3, 4))
+RELU_MASK = (("float32", "float32"), (("add", (0, 1), (), "float32"), ("relu", (2,), (), "float32"),
+                                      ("const", (), (0.0,), "float32"), ("gt", (3, 4), (), "bool")), (3, 5))
+RNG = np.random.default_rng(11)
+
+
+def _f32(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+CASES = {  # (program, inputs): every read layout of the elementwise kernels
+    "rows with a broadcast bias": (GELU_EPILOGUE, lambda: [_f32(301, 64), _f32(64)]),
+    "inner stride 2, a broadcast column, bool output": (RELU_MASK, lambda: [_f32(37, 90)[:, ::2], _f32(37, 1)]),
+    "one long flat dim and a one-element input": (RELU_MASK, lambda: [_f32(20_001), np.ones(1, np.float32)]),
+    "a transposed 3-d view": (GELU_EPILOGUE, lambda: [_f32(5, 9, 32).transpose(1, 0, 2), _f32(9, 1, 32)]),
+}
+
+
+@needs_threads
+@pytest.mark.parametrize("jobs", [2, 3])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_split_elementwise_loop_equals_one_thread(case, jobs, monkeypatch):
+    program, make = CASES[case]
+    arrays = make()
+    alone = fused_elementwise(*arrays, program=program, parallel=False)
+    monkeypatch.setattr(fused, "SPLIT_MIN", 1)
+    monkeypatch.setitem(openblas_threads._state, "threads", jobs)  # three jobs on two threads queue up in turn
+    split = fused_elementwise(*arrays, program=program)
+    assert any(parallel == "split" for _, parallel in fused._compiled(program).kernels)
+    for a, b in zip(alone, split):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+@needs_threads
+def test_split_loop_writes_into_given_buffers(monkeypatch):
+    monkeypatch.setattr(fused, "SPLIT_MIN", 1)
+    x, bias = _f32(40, 16), _f32(16)
+    out = [np.empty((40, 16), np.float32) for _ in range(3)]
+    fused_elementwise(x, bias, program=GELU_EPILOGUE, out=out)
+    for a, b in zip(fused_elementwise(x, bias, program=GELU_EPILOGUE, parallel=False), out):
+        assert np.array_equal(a, b)
+
+
+def _row_graphs():
+    """Fused row graphs of LayerNorm's forward, its gradient with column sums, and a masked softmax."""
+    graphs = []
+    b = Builder()
+    x, w, bias = b.input(_array(6, 10, 32)), b.input(_array(32)), b.input(_array(32))
+    graphs.append((b, b.out(*_layer_norm(b, x, w, bias))))
+    b = Builder()
+    grad, normed, rstd = b.input(_array(7, 6, 16)), b.input(_array(7, 6, 16)), b.input(_array(7, 6, 1))
+    scaled = b.op("mul", grad, b.input(_array(16)))
+    dx = b.op("mul", b.op("sub", scaled, b.op("mean", scaled, dims=(2,), keepdim=True)), rstd)
+    graphs.append((b, b.out(dx, b.op("sum", b.op("mul", grad, normed), dims=(0, 1), keepdim=False),
+                                  b.op("sum", grad, dims=(0, 1), keepdim=False))))
+    b = Builder()
+    scores, mask = b.input(_array(5, 3, 8, 8).transpose(0, 1, 3, 2)), b.input(np.tril(np.ones((8, 8), bool)))
+    masked = b.op("where", mask, scores, b.const(np.array(-np.inf, np.float32)))
+    graphs.append((b, b.out(b.op("softmax", masked, dim=-1))))
+    for _, graph in graphs:
+        fuse_rows(graph)
+        assert [n.kernel for n in graph.nodes] == ["fused_rows"]
+    return graphs
+
+
+@needs_threads
+def test_split_row_loops_equal_one_thread(monkeypatch):
+    graphs = _row_graphs()
+    alone = [run(graph, b.example) for b, graph in graphs]
+    monkeypatch.setattr(rows_module, "SPLIT_MIN", 1)
+    for (b, graph), expected in zip(graphs, alone):
+        got = run(graph, b.example)
+        program = graph.nodes[0].attrs["program"]
+        assert any(key[0] == "rows" and key[-1] for key in fused._compiled(program).kernels)  # it ran split
+        column_sums = {j for j, slot in enumerate(program[2]) if program[1][slot - len(program[0])][0] == "col_sum"}
+        for j, (e, g) in enumerate(zip(expected, got)):
+            assert e.shape == g.shape and e.dtype == g.dtype
+            if j in column_sums:  # each job sums its rows, then the jobs' sums are added
+                np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+            else:
+                assert np.array_equal(e, g, equal_nan=True)
+
+
+def test_switched_off_by_the_environment():
+    code = ("import numpy as np; from kernels.cpu import openblas_threads, fused; "
+            "print(openblas_threads.threads()); fused.SPLIT_MIN = 1; "
+            "x = np.arange(12, dtype=np.float32).reshape(3, 4); "
+            "print(fused.fused_elementwise(x, x, program=((\"float32\", \"float32\"), "
+            "((\"add\", (0, 1), (), \"float32\"),), (2,))).sum())")
+    env = dict(os.environ, FRAMEWORK_OPENBLAS_LOOPS="0", PYTHONPATH=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "132.0"]
+
+
+def _child(queue):
+    fused.SPLIT_MIN = 1
+    x, bias = np.arange(64 * 16, dtype=np.float32).reshape(64, 16) / 100, np.ones(16, np.float32)
+    queue.put(fused_elementwise(x, bias, program=GELU_EPILOGUE)[2])
+
+
+@needs_threads
+@pytest.mark.skipif(sys.platform != "linux", reason="fork")
+def test_a_forked_child_splits_its_loops_too(monkeypatch):
+    monkeypatch.setattr(fused, "SPLIT_MIN", 1)
+    x, bias = np.arange(64 * 16, dtype=np.float32).reshape(64, 16) / 100, np.ones(16, np.float32)
+    expected = fused_elementwise(x, bias, program=GELU_EPILOGUE)[2]  # the parent's OpenBLAS threads are started
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_child, args=(queue,))
+    child.start()
+    got = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0 and np.array_equal(got, expected)
