@@ -4,12 +4,16 @@ Each ``*_update`` takes the gradient first (read only), then the arrays it write
 for state a configuration does not use), then keyword hyper-parameters. The formulas follow PyTorch's
 single-tensor (for-loop) implementations operation by operation, in the parameter's dtype, so trajectories
 match torch's. float32/float64 contiguous arrays are updated in place by a Numba loop; anything else (float16,
-bfloat16 bits, non-contiguous views) runs the same loop on a float32 copy that is written back.
+bfloat16 bits, non-contiguous views) runs the same loop on a float32 copy that is written back. From ``SPLIT_MIN``
+elements the loop runs in ranges on OpenBLAS's threads at once (the same arithmetic per element: same bits).
 """
 import numpy as np
 
+from . import openblas_threads
 from ._numba import jit
 from .bfloat16 import bfloat16_bits_to_float32, float32_to_bfloat16_bits
+
+SPLIT_MIN = 65_536  # elements from which an update is shared among OpenBLAS's threads (openblas_threads.py)
 
 # error_model="numpy": IEEE division (no ZeroDivisionError check per element), which lets the loops vectorise.
 _UNUSED = {np.dtype(np.float32): np.empty(0, np.float32), np.dtype(np.float64): np.empty(0, np.float64)}
@@ -133,10 +137,56 @@ def _launch(kernel, grad, written, scalars, flags):
             copies.append((a, c))
     g = grad.reshape(-1) if grad.dtype == dt and grad.flags.c_contiguous else _to_compute(grad, dt)
     # the scalars travel as one array of the compute dtype: float32 math for float32 params, as in PyTorch
-    kernel(g, *flat, np.array(scalars, dt), *flags)
+    jobs = min(openblas_threads.threads(), g.size // SPLIT_MIN + 1) if g.size >= SPLIT_MIN else 1
+    if jobs > 1:
+        _split(kernel, g, flat, np.array(scalars, dt), flags, jobs)
+    else:
+        kernel(g, *flat, np.array(scalars, dt), *flags)
     for a, c in copies:
         c = c.reshape(a.shape)
         a[...] = float32_to_bfloat16_bits(c) if a.dtype == np.uint16 else c
+
+
+def _job_source(kernel, dt, n_written, n_flags):
+    """A module whose ``job(d)`` (``void job(void *)``) runs ``kernel`` on elements ``d[0]:d[1]``; ``d`` then holds
+    (address, length) of the gradient, of each written array (length 0: unused) and of the scalars, then the
+    flags."""
+    T, item = f"np.{dt.name}", dt.itemsize
+    src = ["import numba", "import numpy as np", "from kernels.cpu._pointers import pointer_to",
+           f"from kernels.cpu.optim import {kernel.fn.__name__}", "",
+           "@numba.cfunc(numba.types.void(numba.types.voidptr), cache=True, error_model='numpy')", "def job(arg):",
+           f"    d = numba.carray(pointer_to(arg, np.int64(0)), ({2 + 2 * (n_written + 2) + n_flags},))",
+           "    lo = d[0]", "    n = d[1] - d[0]"]
+    names = []
+    for k in range(n_written + 1):
+        at = 2 + 2 * k
+        src.append(f"    x{k} = numba.carray(pointer_to(d[{at}] + (lo * {item} if d[{at + 1}] else 0), {T}(0)), "
+                   f"(n if d[{at + 1}] else 0,))")
+        names.append(f"x{k}")
+    at = 2 + 2 * (n_written + 1)
+    src.append(f"    s = numba.carray(pointer_to(d[{at}], {T}(0)), (d[{at + 1}],))")
+    flags = [f"d[{at + 2 + k}] != 0" for k in range(n_flags)]
+    src.append(f"    {kernel.fn.__name__}({', '.join(names + ['s'] + flags)})")
+    return "\n".join(src) + "\n"
+
+
+_JOBS = {}
+
+
+def _split(kernel, g, flat, scalars, flags, jobs):
+    """``kernel`` on ``jobs`` ranges of the elements at once, on OpenBLAS's threads (``openblas_threads``)."""
+    key = (kernel.fn.__name__, g.dtype, len(flat), len(flags))
+    job = _JOBS.get(key)
+    if job is None:
+        from .fused import _load
+        job = _JOBS[key] = _load(_job_source(kernel, g.dtype, len(flat), len(flags)), "job").address
+    row = [0, 0]
+    for a in (g, *flat, scalars):
+        row += [a.__array_interface__["data"][0], a.size]
+    table = np.array([row + [int(bool(f)) for f in flags]] * jobs, np.int64)
+    for j in range(jobs):
+        table[j, 0], table[j, 1] = g.size * j // jobs, g.size * (j + 1) // jobs
+    openblas_threads.run(job, table)
 
 
 def _sign(maximize):

@@ -4,6 +4,8 @@ Each kernel is that loop line for line (same scalars array ``s``, same flags, sa
 thread per element, so the CPU ``*_update`` functions (hyper-parameter folding, bfloat16 and
 non-contiguous handling through ``_launch``) run unchanged on device arrays.
 """
+import math
+
 from ._raw import launch
 
 SOURCE = r"""
@@ -119,6 +121,7 @@ class _Empty(dict):
         return self[dtype]
 
 
+# a device update is one kernel launch: never cut into ranges for OpenBLAS's host threads
 LOOPS = {"kernels.cpu.optim": {"_adam": _kernel("adam"), "_sgd": _kernel("sgd"), "_rmsprop": _kernel("rmsprop"),
                                "_adagrad": _kernel("adagrad"), "_adadelta": _kernel("adadelta"),
-                               "_UNUSED": _Empty()}}
+                               "_UNUSED": _Empty(), "SPLIT_MIN": math.inf}}

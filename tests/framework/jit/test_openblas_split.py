@@ -1,5 +1,6 @@
-"""Fused loops shared among OpenBLAS's threads (``kernels/cpu/openblas_threads.py``): each job computes a range of
-the outermost dim, and the results equal the loop on one thread (column sums up to their summation order)."""
+"""Loops shared among OpenBLAS's threads (``kernels/cpu/openblas_threads.py``): each job computes a range of the
+outermost dim of a fused loop, or of an optimizer update's elements, and the results equal the loop on one thread
+(column sums up to their summation order)."""
 import multiprocessing
 import os
 import subprocess
@@ -13,7 +14,7 @@ from test_passes_fuse_rows import _array, _layer_norm  # noqa: E402
 from test_passes_random import Builder, run  # noqa: E402
 
 from framework.jit.passes.fuse_rows import fuse_rows  # noqa: E402
-from kernels.cpu import fused, fused_rows as rows_module, openblas_threads  # noqa: E402
+from kernels.cpu import fused, fused_rows as rows_module, openblas_threads, optim  # noqa: E402
 from kernels.cpu.fused import fused_elementwise  # noqa: E402
 
 needs_threads = pytest.mark.skipif(openblas_threads.threads() < 2,
@@ -134,3 +135,50 @@ def test_a_forked_child_splits_its_loops_too(monkeypatch):
     got = queue.get(timeout=60)
     child.join(timeout=60)
     assert child.exitcode == 0 and np.array_equal(got, expected)
+
+
+UPDATES = {  # name -> (update, its kernel, written arrays (None: unused state), keyword arguments)
+    "adam": (optim.adam_update, "_adam", (True, True, True, None),
+             dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, step=3, amsgrad=False, maximize=False,
+                  decoupled_weight_decay=False)),
+    "adamw with amsgrad": (optim.adam_update, "_adam", (True, True, True, True),
+                           dict(lr=1e-2, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.1, step=7, amsgrad=True,
+                                maximize=True, decoupled_weight_decay=True)),
+    "sgd with nesterov momentum": (optim.sgd_update, "_sgd", (True, True),
+                                   dict(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=1e-4, nesterov=True,
+                                        maximize=False, first=False)),
+    "centred rmsprop": (optim.rmsprop_update, "_rmsprop", (True, True, True, None),
+                        dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=True,
+                             maximize=False)),
+}
+
+
+@needs_threads
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(UPDATES))
+def test_split_optimizer_update_equals_one_thread(name, dtype, monkeypatch):
+    update, kernel, written, kwargs = UPDATES[name]
+    grad = RNG.standard_normal(5001).astype(dtype)
+    state = [np.abs(RNG.standard_normal(5001)).astype(dtype) if used else None for used in written]
+    results = []
+    for split_min in (10 ** 12, 1000):  # one thread, then ranges on OpenBLAS's threads
+        monkeypatch.setattr(optim, "SPLIT_MIN", split_min)
+        arrays = [None if a is None else a.copy() for a in state]
+        update(grad, *arrays, **kwargs)
+        results.append(arrays)
+    for a, b in zip(*results):
+        assert (a is None and b is None) or np.array_equal(a, b, equal_nan=True)
+    assert any(key[:2] == (kernel, np.dtype(dtype)) for key in optim._JOBS)
+
+
+@needs_threads
+def test_split_update_of_a_non_contiguous_parameter(monkeypatch):
+    grad = RNG.standard_normal((80, 50)).astype(np.float32)
+    param = RNG.standard_normal((50, 80)).astype(np.float32).T  # a transposed view: updated through a copy
+    expected = param.copy()
+    kwargs = dict(lr=0.5, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False, first=True)
+    monkeypatch.setattr(optim, "SPLIT_MIN", 10 ** 12)
+    optim.sgd_update(grad, expected, None, **kwargs)
+    monkeypatch.setattr(optim, "SPLIT_MIN", 1000)
+    optim.sgd_update(grad, param, None, **kwargs)
+    assert np.array_equal(param, expected)
