@@ -544,6 +544,14 @@ def split_table(dims, strides, arrays, jobs):
     return table
 
 
+def split_jobs(size, outer):
+    """How many jobs a loop over ``size`` elements, cut along an outermost dim of ``outer``, is shared among: none
+    below ``SPLIT_MIN``, and at least half of ``SPLIT_MIN`` elements each, on many-core machines."""
+    if size < SPLIT_MIN:
+        return 1
+    return max(1, min(openblas_threads.threads(), outer, size // max(1, SPLIT_MIN // 2)))
+
+
 def _split_steps(results, flat, layout, dims, strides):
     """(buffer, elements per step of the outermost dim) of each output and input of an elementwise loop."""
     *kinds, ndim = layout
@@ -757,7 +765,7 @@ def fused_elementwise(*arrays, program, prologue=None, parallel=True, out=None):
         results.append(buf)
     if size:
         flat = [_flat(a, p) for a, p in zip(arrays, preps)]
-        jobs = min(openblas_threads.threads(), dims[0]) if parallel and size >= SPLIT_MIN else 1
+        jobs = split_jobs(size, dims[0]) if parallel else 1
         if jobs > 1:
             openblas_threads.run(state.kernel(layout, "split"),
                                  split_table(dims, strides, _split_steps(results, flat, layout, dims, strides), jobs))

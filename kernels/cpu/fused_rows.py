@@ -22,8 +22,8 @@ import numpy as np
 
 from ._numba import jit
 from . import openblas_threads
-from .fused import (_CONSTRUCTOR, SPLIT_MIN, _compiled, _exp_lines, _flat, _flat_source, _load, job_source_for,
-                    op_lines, slot_dtypes, split_table)
+from .fused import (_CONSTRUCTOR, _compiled, _exp_lines, _flat, _flat_source, _load, job_source_for, op_lines,
+                    slot_dtypes, split_jobs, split_table)
 
 __all__ = ["REDUCTIONS", "SOFTMAXES", "COLUMN_SUM", "fused_rows", "source_for"]
 
@@ -288,7 +288,7 @@ def _split(job, program, layout, shape, strides, results, flat, jobs):
 def fused_rows(*arrays, program, shape, out_shapes, parallel=True):
     """Run the row ``program`` over the rows of ``shape`` (``(..., n)``); return its output array(s), of
     ``out_shapes``: ``shape`` itself, the row shape ``(..., 1)``, or for column sums ``(n,)`` or ``(1, .., n)``.
-    Above ``SPLIT_MIN`` elements the rows are shared among OpenBLAS's threads (``parallel=False``: never).
+    From ``fused.SPLIT_MIN`` elements the rows are shared among OpenBLAS's threads (``parallel=False``: never).
     """
     # the elementwise kernels' per-program state: found by the program's id, not by hashing it on every call
     state = _compiled(program)
@@ -296,7 +296,7 @@ def fused_rows(*arrays, program, shape, out_shapes, parallel=True):
     shape, out_shapes = tuple(shape), tuple(tuple(s) for s in out_shapes)
     layout, preps, strides = _plan(arrays, shape)
     size = math.prod(shape)
-    jobs = min(openblas_threads.threads(), shape[0]) if parallel and len(shape) > 1 and size >= SPLIT_MIN else 1
+    jobs = split_jobs(size, shape[0]) if parallel and len(shape) > 1 else 1
     key = ("rows", layout, out_shapes, jobs > 1)
     kernel = state.kernels.get(key)
     if kernel is None:

@@ -14,7 +14,7 @@ from test_passes_fuse_rows import _array, _layer_norm  # noqa: E402
 from test_passes_random import Builder, run  # noqa: E402
 
 from framework.jit.passes.fuse_rows import fuse_rows  # noqa: E402
-from kernels.cpu import fused, fused_rows as rows_module, openblas_threads, optim  # noqa: E402
+from kernels.cpu import fused, openblas_threads, optim  # noqa: E402
 from kernels.cpu.fused import fused_elementwise  # noqa: E402
 
 needs_threads = pytest.mark.skipif(openblas_threads.threads() < 2,
@@ -91,7 +91,7 @@ def _row_graphs():
 def test_split_row_loops_equal_one_thread(monkeypatch):
     graphs = _row_graphs()
     alone = [run(graph, b.example) for b, graph in graphs]
-    monkeypatch.setattr(rows_module, "SPLIT_MIN", 1)
+    monkeypatch.setattr(fused, "SPLIT_MIN", 1)
     for (b, graph), expected in zip(graphs, alone):
         got = run(graph, b.example)
         program = graph.nodes[0].attrs["program"]
