@@ -96,8 +96,9 @@ class Executor:
                         result = _storage_view(node.outputs[0], result)
                     env[outs[0]] = result
                 elif outs:
-                    for slot, value, array in zip(outs, node.outputs, result):
-                        env[slot] = _storage_view(value, array)
+                    for slot, value, array, dtype in zip(outs, node.outputs, result, expected):
+                        env[slot] = array if type(array) is np.ndarray and array.dtype == dtype else \
+                            _storage_view(value, array)
             for slot in free:
                 if slot in donors:
                     pool[slot] = env[slot]
