@@ -158,6 +158,9 @@ def main(argv):
         compile_rows.append((name, compile_s))
     report("Training step: framework.compile (ours) vs our eager, torch eager and torch.compile (times: medians of "
            "15 rounds; ratios: medians of the rounds' own ratios)", rows, ratios=ratios)
+    from kernels.cpu import openblas_threads
+    jobs = openblas_threads.threads()
+    print(f"\nLarge loops of ours shared among OpenBLAS's threads: {f'{jobs} jobs' if jobs > 1 else 'no (one thread)'}")
     print("\n### Compile time: the first 3 calls (trace, re-trace once optimizer state exists, passes, kernel "
           "compilation, 3 steps)\n")
     columns = list(dict.fromkeys(k for _, times in compile_rows for k in times))
