@@ -24,6 +24,7 @@ from . import npu  # noqa: F401
 from . import utils  # noqa: F401
 from .serialization import load, save  # noqa: F401
 from ._formatting import set_printoptions  # noqa: F401
+from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads  # noqa: F401
 from . import jit  # noqa: F401  (light: its submodules load on first use)
 
 

@@ -15,7 +15,7 @@ threaded BLAS routine itself: OpenBLAS's workers would be waiting on each other.
 import ctypes
 import os
 
-__all__ = ["threads", "run"]
+__all__ = ["threads", "run", "set_threads", "blas_thread_count"]
 
 _state = {}
 
@@ -28,15 +28,33 @@ def threads():
     return count
 
 
+def blas_thread_count():
+    """numpy's OpenBLAS's own thread count, or None where it is not found."""
+    threads()
+    getter = _state.get("get")
+    return None if getter is None else getter()
+
+
 def run(job_address, descriptors):
     """Call the C function ``void job(void *)`` at ``job_address`` on each row of the int64 array ``descriptors``
     (at most ``threads()`` rows), one row per OpenBLAS thread, and return when every call has returned."""
     _state["run"](descriptors.shape[0], job_address, descriptors.ctypes.data, descriptors.strides[0])
 
 
+def set_threads(count):
+    """Ask numpy's OpenBLAS for ``count`` threads (its GEMMs and the loops ``run`` shares out); False where it is
+    not found."""
+    threads()
+    setter = _state.get("set")
+    if setter is None:
+        return False
+    setter(count)
+    if "run" in _state:
+        _state["threads"] = max(1, _state["get"]())
+    return True
+
+
 def _find():
-    if os.environ.get("FRAMEWORK_OPENBLAS_LOOPS", "1") == "0":
-        return 1
     path = _numpy_openblas()
     if path is None:
         return 1
@@ -44,14 +62,20 @@ def _find():
         lib = ctypes.CDLL(path)
     except OSError:
         return 1
+    # the entry points' names vary with the build: a "scipy_" prefix, a "64_" suffix
+    get_threads, set_threads = (next((getattr(lib, f"{prefix}openblas_{name}{suffix}")
+                                      for prefix in ("", "scipy_") for suffix in ("", "64_")
+                                      if hasattr(lib, f"{prefix}openblas_{name}{suffix}")), None)
+                                for name in ("get_num_threads", "set_num_threads"))
+    if get_threads is None or set_threads is None:
+        return 1
+    get_threads.argtypes, get_threads.restype = [], ctypes.c_int
+    set_threads.argtypes, set_threads.restype = [ctypes.c_int], None
+    _state["get"], _state["set"] = get_threads, set_threads
     pthread = getattr(lib, "gotoblas_pthread", None)
-    get_threads = next((getattr(lib, f"{prefix}openblas_get_num_threads{suffix}")
-                        for prefix in ("", "scipy_") for suffix in ("", "64_")
-                        if hasattr(lib, f"{prefix}openblas_get_num_threads{suffix}")), None)
-    if pthread is None or get_threads is None:
+    if pthread is None or os.environ.get("FRAMEWORK_OPENBLAS_LOOPS", "1") == "0":
         return 1
     pthread.argtypes, pthread.restype = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int], ctypes.c_int
-    get_threads.argtypes, get_threads.restype = [], ctypes.c_int
     _state["run"] = pthread
     return max(1, get_threads())
 
