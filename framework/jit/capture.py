@@ -513,8 +513,14 @@ class OptimizerScalar:
         return _optimizer_scalar(value if self.index is None else value[self.index])
 
 
+_LAZY = {}  # functions of modules that import this one, found on first use (an import statement per call costs ~2 us)
+
+
 def _advance(step):
-    from ..optim._state import advance
+    advance = _LAZY.get("advance")
+    if advance is None:
+        from ..optim._state import advance
+        _LAZY["advance"] = advance
     return advance(step)
 
 
