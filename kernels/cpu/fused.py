@@ -440,6 +440,15 @@ def argument_names(name, args, dtype, dtypes, cast, bool_result):
     return names
 
 
+def _stride_offsets(kinds, ndim):
+    """({strided input: where its ``ndim`` strides start in ``st``}, how many strides ``st`` holds)."""
+    first_stride, at = {}, 0
+    for i, kind in enumerate(kinds):
+        if kind in "10n":
+            first_stride[i], at = at, at + ndim
+    return first_stride, at
+
+
 def source_for(program, layout, parallel):
     """Numba source of the kernel ``fused(o0.., a0.., dims, st)`` for ``program`` over ``layout``.
 
@@ -454,10 +463,7 @@ def source_for(program, layout, parallel):
     *kinds, ndim = layout
     outs = [f"o{j}" for j in range(len(outputs))]
     ins = [f"a{i}" for i in range(len(in_dtypes))]
-    first_stride, at = {}, 0
-    for i, kind in enumerate(kinds):
-        if kind in "10n":
-            first_stride[i], at = at, at + ndim
+    first_stride = _stride_offsets(kinds, ndim)[0]
     src = ["import math", "import numba", "import numpy as np", "",
            f"@numba.njit(cache=True, error_model='numpy', parallel={parallel})",
            f"def fused({', '.join(outs + ins + ['dims', 'st'])}):"]
@@ -556,10 +562,7 @@ def _split_steps(results, flat, layout, dims, strides):
     """(buffer, elements per step of the outermost dim) of each output and input of an elementwise loop."""
     *kinds, ndim = layout
     inner = math.prod(dims[1:])
-    first_stride, at = {}, 0
-    for i, kind in enumerate(kinds):
-        if kind in "10n":
-            first_stride[i], at = at, at + ndim
+    first_stride = _stride_offsets(kinds, ndim)[0]
     return [(r, inner) for r in results] + [
         (a, inner if kind == "f" else 0 if kind == "s" else strides[first_stride[i]])
         for i, (a, kind) in enumerate(zip(flat, kinds))]
@@ -593,7 +596,7 @@ class _Compiled:
         if fn is None:
             if parallel == "split":
                 *kinds, ndim = layout
-                n_st = sum(ndim for kind in kinds if kind in "10n") or 1  # _make_plan's strides, (0,) when none
+                n_st = _stride_offsets(kinds, ndim)[1] or 1  # _make_plan's strides: (0,) when there are none
                 source = job_source_for(source_for(self.program, layout, False), [d.name for d in self.out_dtypes],
                                         self.program[0], ndim, n_st)
                 fn = _load(source, "job").address
