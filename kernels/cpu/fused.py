@@ -17,6 +17,7 @@ import importlib.util
 import math
 import os
 import sys
+import threading
 
 import numpy as np
 
@@ -620,9 +621,22 @@ def _compiled(program):
     return entry[1]
 
 
+_LOADED = {}  # module name -> the generated module, once it has run to the end
+_LOADING = threading.Lock()
+
+
 def _load(source, name="fused"):
     # a stable file per source: Numba's on-disk cache is keyed by the file, so a new process reuses it
     module_name = "fused_" + hashlib.sha1(source.encode()).hexdigest()[:20]
+    module = _LOADED.get(module_name)
+    if module is None:
+        with _LOADING:  # one thread runs a module; another would find it in sys.modules half-run
+            module = _LOADED.get(module_name) or _run_module(module_name, source)
+            _LOADED[module_name] = module
+    return getattr(module, name)
+
+
+def _run_module(module_name, source):
     directory = cache_dir()
     path = os.path.join(directory, module_name + ".py")
     if not os.path.exists(path):
@@ -641,7 +655,7 @@ def _load(source, name="fused"):
         except BaseException:
             del sys.modules[module_name]
             raise
-    return getattr(module, name)
+    return module
 
 
 # ----- the kernel ----------------------------------------------------------------------------------

@@ -182,3 +182,28 @@ def test_split_update_of_a_non_contiguous_parameter(monkeypatch):
     monkeypatch.setattr(optim, "SPLIT_MIN", 1000)
     optim.sgd_update(grad, param, None, **kwargs)
     assert np.array_equal(param, expected)
+
+
+@needs_threads
+def test_threads_loading_and_running_one_new_kernel_at_once(monkeypatch):
+    import threading
+    monkeypatch.setattr(fused, "SPLIT_MIN", 1)
+    scale = 1.2345  # a program no other test builds: its module is loaded here, by one of the four threads
+    program = (("float32",), (("const", (), (scale,), "float32"), ("mul", (0, 1), (), "float32")), (2,))
+    x = _f32(64, 32)
+    results, errors, start = [], [], threading.Barrier(4)
+
+    def work():
+        start.wait()
+        try:
+            results.append(fused_elementwise(x, program=program))
+        except Exception as error:  # a thread finding the module half-run would raise here
+            errors.append(error)
+    workers = [threading.Thread(target=work) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert not errors and len(results) == 4
+    for r in results:
+        np.testing.assert_array_equal(r, x * np.float32(scale))
