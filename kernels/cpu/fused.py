@@ -510,6 +510,15 @@ def source_for(program, layout, parallel):
     return "\n".join(src) + "\n"
 
 
+def job_header(width):
+    """Source lines opening ``job(d)``, a C entry point (``void job(void *)``) for ``openblas_threads.run``: ``d`` as
+    ``width`` int64s, the first two the range ``lo, hi`` of the job (returning at once when it is empty)."""
+    return ["from kernels.cpu._pointers import pointer_to", "",
+            "@numba.cfunc(numba.types.void(numba.types.voidptr), cache=True, error_model='numpy')", "def job(arg):",
+            f"    d = numba.carray(pointer_to(arg, np.int64(0)), ({width},))",
+            "    lo = d[0]", "    hi = d[1]", "    if hi <= lo:", "        return"]
+
+
 def job_source_for(source, out_dtypes, in_dtypes, n_dims, n_st):
     """``source`` (a generated module whose ``fused(o.., a.., dims, st)`` loops over ``dims``) plus ``job(d)``, a C
     entry point (``void job(void *)``) running that loop over one range of the outermost dim: ``d`` points to
@@ -518,10 +527,7 @@ def job_source_for(source, out_dtypes, in_dtypes, n_dims, n_st):
     runs one job per thread)."""
     dtypes = list(out_dtypes) + list(in_dtypes)
     head = 2 + n_dims + n_st
-    src = [source, "from kernels.cpu._pointers import pointer_to", "",
-           "@numba.cfunc(numba.types.void(numba.types.voidptr), cache=True, error_model='numpy')", "def job(arg):",
-           f"    d = numba.carray(pointer_to(arg, np.int64(0)), ({head + 3 * len(dtypes)},))",
-           "    lo = d[0]", "    hi = d[1]", "    if hi <= lo:", "        return"]
+    src = [source] + job_header(head + 3 * len(dtypes))
     names = [f"o{j}" for j in range(len(out_dtypes))] + [f"a{i}" for i in range(len(in_dtypes))]
     for k, (name, dtype) in enumerate(zip(names, dtypes)):
         at, size, step = head + 3 * k, head + 3 * k + 1, head + 3 * k + 2

@@ -151,12 +151,10 @@ def _job_source(kernel, dt, n_written, n_flags):
     """A module whose ``job(d)`` (``void job(void *)``) runs ``kernel`` on elements ``d[0]:d[1]``; ``d`` then holds
     (address, length) of the gradient, of each written array (length 0: unused) and of the scalars, then the
     flags."""
+    from .fused import job_header
     T, item = f"np.{dt.name}", dt.itemsize
-    src = ["import numba", "import numpy as np", "from kernels.cpu._pointers import pointer_to",
-           f"from kernels.cpu.optim import {kernel.fn.__name__}", "",
-           "@numba.cfunc(numba.types.void(numba.types.voidptr), cache=True, error_model='numpy')", "def job(arg):",
-           f"    d = numba.carray(pointer_to(arg, np.int64(0)), ({2 + 2 * (n_written + 2) + n_flags},))",
-           "    lo = d[0]", "    n = d[1] - d[0]"]
+    src = ["import numba", "import numpy as np", f"from kernels.cpu.optim import {kernel.fn.__name__}"]
+    src += job_header(2 + 2 * (n_written + 2) + n_flags) + ["    n = hi - lo"]
     names = []
     for k in range(n_written + 1):
         at = 2 + 2 * k
